@@ -1,0 +1,100 @@
+package auth
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/wardenhq/warden/problem"
+)
+
+// Sentinel errors of authentication backends.
+var (
+	// ErrInvalidCredentials means a credential was presented and refused.
+	ErrInvalidCredentials = errors.New("auth: invalid credentials")
+	// ErrUnavailable means the decision depends on a store that did not
+	// answer; the request is refused.
+	ErrUnavailable = errors.New("auth: credential store unavailable")
+)
+
+// CredentialError is a refused credential with a sentence safe to show the
+// client. It matches ErrInvalidCredentials with errors.Is.
+type CredentialError struct {
+	// Reason is shown to the client; it never contains the credential.
+	Reason string
+	// Err is the underlying cause, for logs; it may be nil.
+	Err error
+}
+
+func (e *CredentialError) Error() string {
+	if e.Err != nil {
+		return "auth: " + e.Reason + ": " + e.Err.Error()
+	}
+	return "auth: " + e.Reason
+}
+
+// Is makes a CredentialError match ErrInvalidCredentials.
+func (e *CredentialError) Is(target error) bool { return target == ErrInvalidCredentials }
+
+func (e *CredentialError) Unwrap() error { return e.Err }
+
+func invalid(reason string, cause error) error {
+	return &CredentialError{Reason: reason, Err: cause}
+}
+
+// Authenticator is one authentication backend.
+type Authenticator interface {
+	// Authenticate returns (nil, nil) when r carries no credential of this
+	// backend's kind.
+	Authenticate(r *http.Request) (*Identity, error)
+	// Challenge is the WWW-Authenticate value sent when this backend
+	// refuses a credential.
+	Challenge() string
+}
+
+// Challenge is the WWW-Authenticate value for requests that need
+// credentials and have none.
+const Challenge = `Bearer realm="warden"`
+
+// Middleware runs the backends in order. The first that finds its kind of
+// credential decides: a valid credential sets the Identity (see
+// FromContext), an invalid one ends the request with 401. A request with no
+// credential at all continues anonymously, for guards to judge.
+func Middleware(logger *slog.Logger, backends ...Authenticator) func(http.Handler) http.Handler {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			for _, b := range backends {
+				id, err := b.Authenticate(r)
+				if err != nil {
+					refuse(w, r, logger, b, err)
+					return
+				}
+				if id != nil {
+					next.ServeHTTP(w, WithIdentity(r, id))
+					return
+				}
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+func refuse(w http.ResponseWriter, r *http.Request, logger *slog.Logger, b Authenticator, err error) {
+	if errors.Is(err, ErrUnavailable) {
+		logger.LogAttrs(r.Context(), slog.LevelError, "authentication store unavailable", slog.String("error", err.Error()))
+		w.Header().Set("Retry-After", "5")
+		problem.Write(w, http.StatusServiceUnavailable, "Authentication is temporarily unavailable; try again shortly.")
+		return
+	}
+	reason := "The credentials are invalid."
+	var ce *CredentialError
+	if errors.As(err, &ce) {
+		reason = ce.Reason
+	}
+	logger.LogAttrs(r.Context(), slog.LevelInfo, "authentication failed", slog.String("reason", reason))
+	w.Header().Set("WWW-Authenticate", b.Challenge())
+	problem.Write(w, http.StatusUnauthorized, reason)
+}

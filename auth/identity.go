@@ -1,0 +1,64 @@
+package auth
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/wardenhq/warden/internal/reqinfo"
+)
+
+// Backend names reported in Identity.Backend.
+const (
+	BackendJWT    = "jwt"
+	BackendAPIKey = "api_key"
+)
+
+// Identity is who made a request, as established by one authentication
+// backend. It never holds the credential itself: not the token, not the
+// API key secret.
+type Identity struct {
+	// UserID is the JWT "sub" claim, or "apikey:<key id>" for an API key.
+	UserID string
+	// Backend names the backend that authenticated the request
+	// (BackendJWT or BackendAPIKey).
+	Backend     string
+	IsStaff     bool
+	IsAdmin     bool
+	Permissions []string
+	// Claims holds every claim of a JWT; nil for other backends. Treat it
+	// as read-only.
+	Claims map[string]any
+	// TokenID is the JWT "jti" claim, when present.
+	TokenID string
+	// ExpiresAt is the JWT "exp" claim; zero for other backends.
+	ExpiresAt time.Time
+}
+
+// HasPermission reports whether the identity was granted perm. Admins hold
+// every permission, as Django's superusers do.
+func (id *Identity) HasPermission(perm string) bool {
+	if id == nil {
+		return false
+	}
+	return id.IsAdmin || slices.Contains(id.Permissions, perm)
+}
+
+// FromContext returns the identity that authenticated the request, or nil
+// for an anonymous request.
+func FromContext(ctx context.Context) *Identity {
+	if info := reqinfo.From(ctx); info != nil {
+		id, _ := info.Identity.(*Identity)
+		return id
+	}
+	return nil
+}
+
+// WithIdentity returns r carrying id, for FromContext. Authentication
+// middleware calls it; tests and custom backends may too.
+func WithIdentity(r *http.Request, id *Identity) *http.Request {
+	r, info := reqinfo.Attach(r)
+	info.Identity = id
+	return r
+}

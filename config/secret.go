@@ -1,0 +1,70 @@
+package config
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// devSecretFile is the generated development secret inside the data
+// directory.
+const devSecretFile = "secret_key"
+
+// DevSecret returns the development signing secret kept in dataDir,
+// generating 48 random bytes on first use. The file is created with mode
+// 0600 and refused if others can read it, because anyone who reads it can
+// mint tokens.
+func DevSecret(dataDir string) ([]byte, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("config: data directory: %w", err)
+	}
+	path := filepath.Join(dataDir, devSecretFile)
+	if secret, err := readSecret(path); !errors.Is(err, fs.ErrNotExist) {
+		return secret, err
+	}
+	raw := make([]byte, 48)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, err
+	}
+	encoded := base64.RawURLEncoding.EncodeToString(raw)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		// Another process created it first; use theirs.
+		return readSecret(path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("config: create %s: %w", path, err)
+	}
+	if _, err := f.WriteString(encoded + "\n"); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("config: write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, err
+	}
+	return []byte(encoded), nil
+}
+
+func readSecret(path string) ([]byte, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if info.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("config: %s is readable by other users; run: chmod 600 %s", path, path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	secret := []byte(strings.TrimSpace(string(b)))
+	if len(secret) < 32 {
+		return nil, fmt.Errorf("config: %s holds fewer than 32 bytes; delete it to generate a new one", path)
+	}
+	return secret, nil
+}

@@ -1,0 +1,49 @@
+// Package reqinfo carries Warden's per-request facts (client IP, request id,
+// identity) in one context value.
+//
+// Contract: the outermost Warden middleware attaches one *Info per request
+// with Attach; inner middleware fills its fields instead of wrapping the
+// context again, which saves one request copy per layer on the hot path.
+// Fields are written before the handler runs and only read afterwards.
+package reqinfo
+
+import (
+	"context"
+	"net/http"
+	"net/netip"
+)
+
+// Info is the per-request state shared by Warden's middleware.
+type Info struct {
+	RequestID   string
+	ClientIP    netip.Addr
+	HasClientIP bool
+	// Identity is an *auth.Identity; typed any to keep imports one-way.
+	Identity any
+	// Routed is set when the request reached a registered route, so that
+	// the router can tell its own 404/405 answers from a handler's.
+	Routed bool
+}
+
+type key struct{}
+
+// From returns the Info attached to ctx, or nil.
+func From(ctx context.Context) *Info {
+	info, _ := ctx.Value(key{}).(*Info)
+	return info
+}
+
+// AttachNew returns r carrying info, which the caller allocated (possibly
+// inside a larger per-request struct).
+func AttachNew(r *http.Request, info *Info) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), key{}, info))
+}
+
+// Attach returns r with an Info attached, reusing one already present.
+func Attach(r *http.Request) (*http.Request, *Info) {
+	if info := From(r.Context()); info != nil {
+		return r, info
+	}
+	info := new(Info)
+	return r.WithContext(context.WithValue(r.Context(), key{}, info)), info
+}

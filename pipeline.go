@@ -1,0 +1,200 @@
+package warden
+
+import (
+	"bufio"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wardenhq/warden/auth"
+	"github.com/wardenhq/warden/internal/reqinfo"
+	"github.com/wardenhq/warden/problem"
+)
+
+// requestState is allocated once per request: the shared request facts and
+// the response recorder live in one allocation.
+type requestState struct {
+	info reqinfo.Info
+	rw   responseWriter
+}
+
+// ServeHTTP runs the router-wide pipeline: request id, access log and
+// panic recovery around header limits, client IP, security headers and the
+// routes.
+func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	st := &requestState{}
+	st.info.RequestID = newRequestID()
+	st.rw = responseWriter{ResponseWriter: w, info: &st.info}
+	r = reqinfo.AttachNew(r, &st.info)
+	w.Header()["X-Request-Id"] = []string{st.info.RequestID}
+	start := time.Now()
+	defer rt.finish(&st.rw, r, start)
+	rt.handler.ServeHTTP(&st.rw, r)
+}
+
+// finish recovers a panic into a 500 problem and writes the access log.
+func (rt *Router) finish(rw *responseWriter, r *http.Request, start time.Time) {
+	if v := recover(); v != nil {
+		if v == http.ErrAbortHandler {
+			panic(v) // the handler asked net/http to drop the connection
+		}
+		rt.logger.LogAttrs(r.Context(), slog.LevelError, "panic serving request",
+			slog.String("request_id", rw.info.RequestID),
+			slog.Any("panic", v),
+			slog.String("stack", string(debug.Stack())))
+		if !rw.wroteHeader {
+			rw.Header().Del("Content-Length")
+			problem.Write(rw, http.StatusInternalServerError, "An internal error occurred.")
+		}
+		rw.status = http.StatusInternalServerError
+	}
+	if rt.cfg.DisableAccessLog {
+		return
+	}
+	status := rw.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	attrs := [...]slog.Attr{
+		slog.String("request_id", rw.info.RequestID),
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+		slog.String("query", RedactQuery(r.URL.RawQuery)),
+		slog.Int("status", status),
+		slog.Int64("bytes", rw.bytes),
+		slog.Duration("duration", time.Since(start)),
+		slog.String("client_ip", clientIPString(rw.info)),
+		slog.String("user_id", userID(rw.info)),
+	}
+	rt.logger.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs[:]...)
+}
+
+func clientIPString(info *reqinfo.Info) string {
+	if !info.HasClientIP {
+		return ""
+	}
+	return info.ClientIP.String()
+}
+
+func userID(info *reqinfo.Info) string {
+	if id, ok := info.Identity.(*auth.Identity); ok && id != nil {
+		return id.UserID
+	}
+	return ""
+}
+
+func newRequestID() string {
+	// Request ids correlate log lines; they grant nothing, so a fast
+	// non-cryptographic source is enough.
+	var b [16]byte
+	return string(strconv.AppendUint(b[:0], rand.Uint64(), 36))
+}
+
+// sensitiveQueryWords marks query parameters whose values are never logged.
+var sensitiveQueryWords = []string{"token", "ticket", "password", "passwd", "secret", "key", "code", "signature", "auth", "session", "cookie"}
+
+// RedactQuery returns rawQuery with the values of sensitive parameters
+// (names containing token, password, key, secret, ticket, ...) replaced by
+// "REDACTED". Malformed pairs are kept by name only.
+func RedactQuery(rawQuery string) string {
+	if rawQuery == "" {
+		return ""
+	}
+	var b strings.Builder
+	for i, pair := range strings.Split(rawQuery, "&") {
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		name, _, hasValue := strings.Cut(pair, "=")
+		b.WriteString(name)
+		if !hasValue {
+			continue
+		}
+		lower := strings.ToLower(name)
+		redact := false
+		for _, w := range sensitiveQueryWords {
+			if strings.Contains(lower, w) {
+				redact = true
+				break
+			}
+		}
+		if redact {
+			b.WriteString("=REDACTED")
+		} else {
+			b.WriteString(pair[len(name):])
+		}
+	}
+	return b.String()
+}
+
+// responseWriter records the status and size for the access log and turns
+// the mux's own plain-text 404 and 405 answers into problem documents.
+type responseWriter struct {
+	http.ResponseWriter
+	info        *reqinfo.Info
+	status      int
+	bytes       int64
+	wroteHeader bool
+	discard     bool // the body of a replaced mux answer
+}
+
+func (w *responseWriter) WriteHeader(code int) {
+	if w.wroteHeader {
+		return
+	}
+	if code >= 100 && code < 200 {
+		w.ResponseWriter.WriteHeader(code)
+		return
+	}
+	w.wroteHeader = true
+	w.status = code
+	if !w.info.Routed && (code == http.StatusNotFound || code == http.StatusMethodNotAllowed) {
+		w.discard = true
+		detail := "No resource exists at this path."
+		if code == http.StatusMethodNotAllowed {
+			detail = "This method is not allowed on this resource."
+		}
+		problem.Write(w.ResponseWriter, code, detail)
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *responseWriter) Write(b []byte) (int, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.discard {
+		return len(b), nil
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer (for
+// flushing, deadlines and hijacking).
+func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Flush implements http.Flusher for streaming handlers.
+func (w *responseWriter) Flush() {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Hijack implements http.Hijacker for WebSocket upgrades.
+func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil {
+		w.wroteHeader = true
+		w.status = http.StatusSwitchingProtocols
+	}
+	return conn, brw, err
+}

@@ -1,0 +1,79 @@
+// Package problem writes RFC 9457 problem documents, the only error format
+// Warden sends.
+//
+// Contract: every document carries type, title, status and detail plus the
+// extension member "error" (one short sentence that older clients read), and
+// optionally "details" (a list) and "fields" (field name to messages). The
+// Content-Type is application/problem+json with a charset. A document never
+// contains a stack trace, SQL, a file path, an internal identifier or a
+// secret: callers pass only sentences written for the client.
+package problem
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+)
+
+// ContentType is the media type of every problem document.
+const ContentType = "application/problem+json; charset=utf-8"
+
+// Problem is one RFC 9457 problem document with Warden's extension members.
+type Problem struct {
+	Type    string              `json:"type"`
+	Title   string              `json:"title"`
+	Status  int                 `json:"status"`
+	Detail  string              `json:"detail"`
+	Error   string              `json:"error"`
+	Details []string            `json:"details,omitempty"`
+	Fields  map[string][]string `json:"fields,omitempty"`
+}
+
+// New returns a problem for status whose detail and error members are both
+// detail. An empty detail falls back to the status text.
+func New(status int, detail string) *Problem {
+	title := http.StatusText(status)
+	if title == "" {
+		title = "Error"
+	}
+	if detail == "" {
+		detail = title + "."
+	}
+	return &Problem{Type: "about:blank", Title: title, Status: status, Detail: detail, Error: detail}
+}
+
+// WithField adds a validation message for one input field.
+func (p *Problem) WithField(field, message string) *Problem {
+	if p.Fields == nil {
+		p.Fields = make(map[string][]string)
+	}
+	p.Fields[field] = append(p.Fields[field], message)
+	return p
+}
+
+// WithDetails appends free-standing validation messages.
+func (p *Problem) WithDetails(messages ...string) *Problem {
+	p.Details = append(p.Details, messages...)
+	return p
+}
+
+// Write sends p. Headers already set by the caller (WWW-Authenticate,
+// Retry-After, Allow) are kept; Content-Type and Content-Length are replaced.
+func (p *Problem) Write(w http.ResponseWriter) {
+	body, err := json.Marshal(p)
+	if err != nil {
+		// Unreachable for this struct; keep the response well-formed anyway.
+		body = []byte(`{"type":"about:blank","title":"Internal Server Error","status":500,"detail":"Internal error.","error":"Internal error."}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", ContentType)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Del("Content-Encoding")
+	w.WriteHeader(p.Status)
+	_, _ = w.Write(body)
+}
+
+// Write sends a problem for status with detail as its sentence.
+func Write(w http.ResponseWriter, status int, detail string) {
+	New(status, detail).Write(w)
+}
