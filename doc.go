@@ -8,7 +8,7 @@
 // it, its CORS policy, body limit, authentication backends, rate limits and
 // guards; that per-route chain is composed once, at registration:
 //
-//	r := warden.NewRouter(warden.Config{})
+//	r, err := warden.NewRouter(warden.Config{})
 //	r.Post("/api/books", createBook,
 //		warden.Auth(jwtBackend, apiKeys),
 //		warden.Require(guard.HasPermission("books.add_book")),

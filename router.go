@@ -52,8 +52,9 @@ type Router struct {
 	preflights map[string]*preflight
 }
 
-// NewRouter returns a Router for cfg.
-func NewRouter(cfg Config) *Router {
+// NewRouter returns a Router for cfg, or an error when cfg holds an
+// unusable setting (a malformed header value, say).
+func NewRouter(cfg Config) (*Router, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -67,12 +68,16 @@ func NewRouter(cfg Config) *Router {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	rt := &Router{cfg: cfg, logger: cfg.Logger, mux: http.NewServeMux(), preflights: map[string]*preflight{}}
+	headers, err := secure.NewHeaders(cfg.Headers)
+	if err != nil {
+		return nil, err
+	}
 	var h http.Handler = rt.mux
-	h = secure.Headers(cfg.Headers)(h)
+	h = headers.Handler(h)
 	h = secure.ClientIPMiddleware(cfg.TrustedProxies)(h)
 	h = secure.HeaderLimits(cfg.MaxHeaderCount, cfg.MaxHeaderValueBytes)(h)
 	rt.handler = h
-	return rt
+	return rt, nil
 }
 
 // Option configures one route.

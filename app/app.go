@@ -88,12 +88,15 @@ func New(cfg *config.Config, logger *slog.Logger) (*App, error) {
 			return nil, err
 		}
 	}
-	a.router = warden.NewRouter(warden.Config{
+	a.router, err = warden.NewRouter(warden.Config{
 		Logger:         logger,
 		TrustedProxies: cfg.TrustedProxies,
 		Headers:        secure.HeaderOptions{Production: cfg.Production(), TrustedProxies: cfg.TrustedProxies},
 		CORS:           cors,
 	})
+	if err != nil {
+		return nil, err
+	}
 	if err := a.routes(); err != nil {
 		return nil, err
 	}
@@ -114,7 +117,7 @@ func (a *App) Server() *http.Server {
 		Handler:  a.router,
 		ErrorLog: slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
 	}
-	secure.ApplyServerTimeouts(srv)
+	secure.ApplyServerLimits(srv)
 	return srv
 }
 

@@ -37,19 +37,26 @@
 //     varies the value gets a fresh bucket each time, so use it only for a
 //     header an earlier layer has verified, or behind an IP limit.
 //
-// Eviction: when all MaxKeys buckets are live, a new key replaces the least
-// recently used bucket of its shard. An attacker who rotates through many
-// keys (many addresses, or a header they control) therefore cannot exhaust
-// memory, but can push out the oldest idle buckets. A bucket that has
-// refilled since its last use carries no state, so evicting it changes
-// nothing; an evicted bucket that was still partly drained comes back full,
-// which hands its owner at most one extra burst. A key in active use stays
-// near the front of the list and is not evicted unless the attacker inserts
-// more new keys between two of its requests than its shard holds, that is
-// roughly MaxKeys new keys; limits are therefore exact for active clients and
-// approximate only under a flood of that size, which itself needs MaxKeys
-// distinct client addresses or a key the client chooses. Size MaxKeys well
-// above the number of clients expected within one refill window.
+// Eviction: when all MaxKeys buckets are live, a new key replaces a bucket
+// of its shard that has not been used since the shard's clock hand last
+// passed it, an approximation of least recently used. An attacker who
+// rotates through many keys (many addresses, or a header they control)
+// cannot exhaust memory this way, but does push out idle buckets. A bucket
+// that has refilled since its last use carries no state, so evicting it
+// changes nothing; an evicted bucket that was still partly drained comes
+// back full, which hands its owner at most one extra burst. New buckets are
+// not spared until they are used a second time, so the flood's one-time
+// keys are evicted as readily as idle ones. A client that keeps returning
+// keeps its bucket unless about as many new keys as its shard holds (about
+// MaxKeys new keys in all) arrive between two of its requests. Limits are
+// therefore exact for returning clients and approximate only under a flood
+// of that size, which needs MaxKeys distinct addresses or a key the client
+// chooses. Size MaxKeys well above the number of clients expected within
+// one refill window (Burst/Rate).
+//
+// Keys themselves are never stored: Memory finds a bucket by a 128-bit
+// hash of the key under secret per-process seeds, so no key (which may be
+// a credential, for ByHeader) outlives its request in memory.
 //
 // The memory limiter counts per process. Several instances behind a load
 // balancer each allow the full burst; share limits through a Redis-backed

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"hash/maphash"
-	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,21 +38,25 @@ type MemoryOptions struct {
 // collide; with secret seeds a client cannot aim for that, and by chance it
 // happens less than once in 2^90 for 100,000 live buckets.
 //
-// Buckets live in 2^n shards chosen by the fingerprint, each a mutex, an
-// index and a least-recently-used list over a slab of buckets, so requests
-// for different keys rarely wait on one another and a known key costs no
-// allocation. Memory holds at most MaxKeys buckets in all; beyond that, a
-// new key takes over the least recently used bucket of its shard. Memory
-// is safe for concurrent use.
+// Buckets live in 2^n shards chosen by the fingerprint, each a mutex and an
+// open-addressing table that holds the buckets themselves, so a request
+// for a known key reads one or two cache lines, allocates nothing, and
+// rarely waits for a request for another key. Memory holds at most MaxKeys
+// buckets in all; beyond that, a new key replaces a bucket of its shard
+// that has not been used lately, chosen by the clock algorithm: a hand
+// sweeps the table, sparing once each bucket used since its last pass.
+// That approximates least-recently-used eviction without the two extra
+// cache misses per request that maintaining an exact LRU list costs.
+// Memory is safe for concurrent use.
 type Memory struct {
 	policy   Policy
 	interval int64 // T, nanoseconds
 	window   int64 // W, nanoseconds
 
 	seed1, seed2 maphash.Seed
-	mask         uint64
+	shardBits    uint
 	shards       []paddedShard
-	shardCap     int // per-shard ceiling on slots, which bounds the slabs
+	shardCap     int // per-shard ceiling, which bounds each table
 
 	maxKeys int64
 	live    atomic.Int64
@@ -63,23 +66,25 @@ type Memory struct {
 	clock func() time.Time
 }
 
-// bucket is one key's state and its place in the shard's LRU list. Links
-// are slab indices rather than pointers, which halves their size and gives
-// the garbage collector nothing to scan.
+// bucket is one key's state. An empty slot has h1 == 0.
 type bucket struct {
-	h1, h2     uint64 // the key's fingerprint
-	tat        int64
-	prev, next uint32
+	h1, h2 uint64 // the key's fingerprint
+	tat    int64
+	// used is set by every request after the first and cleared by the
+	// passing clock hand, which evicts buckets that have it clear. New
+	// buckets start clear, so keys seen once (a flood of made-up keys)
+	// make way before keys that come back.
+	used bool
 }
 
 type shard struct {
-	mu    sync.Mutex
-	index map[uint64]uint32 // h1 -> slab index
-	// slab[0] is the sentinel of a circular list: its next is the most
-	// recently used bucket, its prev the least.
-	slab []bucket
-	free uint32 // head of a list of unused slots, linked by next; 0 if none
-	n    int    // live buckets
+	mu sync.Mutex
+	// table has a power-of-two length and at most 3/4 of its slots in
+	// use; a key lives at the first free slot from its home slot on, and
+	// removals shift later buckets back, so no tombstones build up.
+	table []bucket
+	n     int // live buckets
+	hand  int // next slot the clock hand looks at
 }
 
 // paddedShard keeps neighbouring shards' mutexes on different cache lines,
@@ -91,9 +96,10 @@ type paddedShard struct {
 
 const (
 	maxShards = 256
-	// minPerShard keeps small limiters in few shards, where the LRU order
-	// is close to exact.
+	// minPerShard keeps small limiters in few shards, where the clock
+	// sees more buckets and so approximates LRU better.
 	minPerShard = 64
+	minTable    = 8
 	// clockLimit clamps the clock so that adding a window can never
 	// overflow, whatever a replaced clock returns. It is 36 years either
 	// side of NewMemory.
@@ -113,24 +119,22 @@ func NewMemory(p Policy, opts MemoryOptions) (*Memory, error) {
 	if opts.MaxKeys == 0 {
 		opts.MaxKeys = DefaultMaxKeys
 	}
-	if opts.MaxKeys > math.MaxUint32-1 {
-		return nil, errors.New("ratelimit: MaxKeys must be below 4,294,967,295")
-	}
 	p = p.normalized()
-	n := 1
-	for n < maxShards && opts.MaxKeys/(2*n) >= minPerShard {
-		n *= 2
+	bits := uint(0)
+	for 1<<bits < maxShards && opts.MaxKeys>>(bits+1) >= minPerShard {
+		bits++
 	}
+	n := 1 << bits
 	m := &Memory{
-		policy:   p,
-		interval: p.interval(),
-		window:   p.window(),
-		seed1:    maphash.MakeSeed(),
-		seed2:    maphash.MakeSeed(),
-		mask:     uint64(n - 1),
-		shards:   make([]paddedShard, n),
+		policy:    p,
+		interval:  p.interval(),
+		window:    p.window(),
+		seed1:     maphash.MakeSeed(),
+		seed2:     maphash.MakeSeed(),
+		shardBits: bits,
+		shards:    make([]paddedShard, n),
 		// Hashing spreads keys unevenly; twice the fair share leaves room
-		// for that while capping the memory a shard can hold.
+		// for that while capping the memory one shard can take.
 		shardCap: min(opts.MaxKeys, 2*((opts.MaxKeys+n-1)/n)),
 		maxKeys:  int64(opts.MaxKeys),
 		clock:    opts.Now,
@@ -141,9 +145,7 @@ func NewMemory(p Policy, opts MemoryOptions) (*Memory, error) {
 		m.epoch = time.Now()
 	}
 	for i := range m.shards {
-		s := &m.shards[i].shard
-		s.index = make(map[uint64]uint32)
-		s.slab = make([]bucket, 1, 8)
+		m.shards[i].table = make([]bucket, minTable)
 	}
 	return m, nil
 }
@@ -160,18 +162,17 @@ func (m *Memory) Allow(_ context.Context, key string) (Decision, error) {
 	if len(key) > MaxKeyBytes {
 		return Decision{}, ErrKeyTooLong
 	}
-	h1 := maphash.String(m.seed1, key)
+	h1 := maphash.String(m.seed1, key) | 1 // never 0, the empty mark
 	h2 := maphash.String(m.seed2, key)
 	now := m.now()
-	s := &m.shards[h1&m.mask].shard
+	s := &m.shards[h1>>1&(uint64(len(m.shards))-1)].shard
 	s.mu.Lock()
-	i, ok := s.index[h1]
-	if ok && s.slab[i].h2 == h2 {
-		s.touch(i)
+	b := s.find(h1, h2, m.shardBits)
+	if b != nil {
+		b.used = true
 	} else {
-		i = m.add(s, h1, h2, ok, i)
+		b = m.add(s, h1, h2)
 	}
-	b := &s.slab[i]
 	base := max(b.tat, now)
 	allowed := base+m.interval-now <= m.window
 	if allowed {
@@ -207,27 +208,19 @@ func (m *Memory) now() int64 {
 	return min(max(int64(d), -clockLimit), clockLimit)
 }
 
-// add gives the key with fingerprint (h1, h2) a full bucket in s, whose
-// lock is held, and returns its slab index. clash reports that index
-// already maps h1 to slot i for a different key.
-func (m *Memory) add(s *shard, h1, h2 uint64, clash bool, i uint32) uint32 {
-	if clash {
-		// Only h1 collided: the keys differ, and the newcomer takes the
-		// slot over as if the other key had been evicted.
-		s.touch(i)
-		s.slab[i].h2, s.slab[i].tat = h2, fresh
-		return i
-	}
+// add gives the key with fingerprint (h1, h2), which s does not hold, a
+// full bucket. The caller holds s.mu; add may release and retake it.
+func (m *Memory) add(s *shard, h1, h2 uint64) *bucket {
 	for {
 		switch {
 		case s.n < m.shardCap && m.reserve():
-			i = s.alloc()
+			if (s.n+1)*4 > len(s.table)*3 {
+				s.grow(m.shardBits)
+			}
 		case s.n > 0:
-			// Full: reuse the least recently used bucket of this shard.
-			i = s.slab[0].prev
-			s.unlink(i)
-			delete(s.index, s.slab[i].h1)
-			s.n--
+			// Full: the new bucket replaces one of this shard's, so the
+			// live count does not change.
+			s.evict(m.shardBits)
 		default:
 			// Full, and every bucket lives in other shards. Free one
 			// there without holding two locks at once, then look again:
@@ -235,16 +228,16 @@ func (m *Memory) add(s *shard, h1, h2 uint64, clash bool, i uint32) uint32 {
 			s.mu.Unlock()
 			m.evictElsewhere()
 			s.mu.Lock()
-			if j, ok := s.index[h1]; ok {
-				return m.add(s, h1, h2, s.slab[j].h2 != h2, j)
+			if b := s.find(h1, h2, m.shardBits); b != nil {
+				b.used = true
+				return b
 			}
 			continue
 		}
-		s.slab[i] = bucket{h1: h1, h2: h2, tat: fresh}
-		s.index[h1] = i
-		s.pushFront(i)
+		b := s.place(h1, m.shardBits)
+		*b = bucket{h1: h1, h2: h2, tat: fresh}
 		s.n++
-		return i
+		return b
 	}
 }
 
@@ -261,20 +254,15 @@ func (m *Memory) reserve() bool {
 	return false
 }
 
-// evictElsewhere drops the least recently used bucket of the first
-// non-empty shard, holding one shard lock at a time.
+// evictElsewhere evicts one bucket from the first non-empty shard,
+// holding one shard lock at a time.
 func (m *Memory) evictElsewhere() {
 	start := m.cursor.Add(1)
 	for k := range uint64(len(m.shards)) {
-		s := &m.shards[(start+k)&m.mask].shard
+		s := &m.shards[(start+k)&(uint64(len(m.shards))-1)].shard
 		s.mu.Lock()
 		if s.n > 0 {
-			i := s.slab[0].prev
-			s.unlink(i)
-			delete(s.index, s.slab[i].h1)
-			s.slab[i] = bucket{next: s.free}
-			s.free = i
-			s.n--
+			s.evict(m.shardBits)
 			s.mu.Unlock()
 			m.live.Add(-1)
 			return
@@ -283,33 +271,80 @@ func (m *Memory) evictElsewhere() {
 	}
 }
 
-// alloc returns an unused slot, growing the slab if none is free.
-func (s *shard) alloc() uint32 {
-	if i := s.free; i != 0 {
-		s.free = s.slab[i].next
-		return i
+// home is the slot where a search for h1 starts. The bits below shardBits
+// chose the shard, so they are skipped.
+func (s *shard) home(h1 uint64, shardBits uint) int {
+	return int(h1>>(shardBits+1)) & (len(s.table) - 1)
+}
+
+func (s *shard) find(h1, h2 uint64, shardBits uint) *bucket {
+	mask := len(s.table) - 1
+	for i := s.home(h1, shardBits); ; i = (i + 1) & mask {
+		b := &s.table[i]
+		if b.h1 == h1 && b.h2 == h2 {
+			return b
+		}
+		if b.h1 == 0 {
+			return nil
+		}
 	}
-	s.slab = append(s.slab, bucket{})
-	return uint32(len(s.slab) - 1)
 }
 
-func (s *shard) touch(i uint32) {
-	if s.slab[0].next == i {
-		return
+// place returns the free slot where h1 belongs.
+func (s *shard) place(h1 uint64, shardBits uint) *bucket {
+	mask := len(s.table) - 1
+	i := s.home(h1, shardBits)
+	for s.table[i].h1 != 0 {
+		i = (i + 1) & mask
 	}
-	s.unlink(i)
-	s.pushFront(i)
+	return &s.table[i]
 }
 
-func (s *shard) unlink(i uint32) {
-	b := &s.slab[i]
-	s.slab[b.prev].next = b.next
-	s.slab[b.next].prev = b.prev
+func (s *shard) grow(shardBits uint) {
+	old := s.table
+	s.table = make([]bucket, 2*len(old))
+	for i := range old {
+		if old[i].h1 != 0 {
+			*s.place(old[i].h1, shardBits) = old[i]
+		}
+	}
+	s.hand = 0
 }
 
-func (s *shard) pushFront(i uint32) {
-	head := s.slab[0].next
-	s.slab[i].prev, s.slab[i].next = 0, head
-	s.slab[head].prev = i
-	s.slab[0].next = i
+// evict removes one bucket from s, which holds at least one: the first the
+// hand finds unused since its last pass.
+func (s *shard) evict(shardBits uint) {
+	mask := len(s.table) - 1
+	for {
+		b := &s.table[s.hand]
+		if b.h1 != 0 {
+			if !b.used {
+				s.remove(s.hand, shardBits)
+				return
+			}
+			b.used = false
+		}
+		s.hand = (s.hand + 1) & mask
+	}
+}
+
+// remove empties slot i and moves back any later bucket of the same probe
+// run that could otherwise no longer be reached from its home slot.
+func (s *shard) remove(i int, shardBits uint) {
+	mask := len(s.table) - 1
+	for j := i; ; {
+		j = (j + 1) & mask
+		if s.table[j].h1 == 0 {
+			break
+		}
+		// The bucket at j stays if its home lies cyclically in (i, j].
+		k := s.home(s.table[j].h1, shardBits)
+		if (i < j && i < k && k <= j) || (j < i && (i < k || k <= j)) {
+			continue
+		}
+		s.table[i] = s.table[j]
+		i = j
+	}
+	s.table[i] = bucket{}
+	s.n--
 }

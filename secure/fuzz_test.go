@@ -1,0 +1,155 @@
+package secure_test
+
+import (
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/wardenhq/warden/secure"
+)
+
+// addrsIn collects every address a forwarding header value could name,
+// parsed independently of the code under test: bare, with a port, or in
+// brackets, with any zone and IPv4 mapping dropped.
+func addrsIn(values []string) []netip.Addr {
+	var out []netip.Addr
+	for _, v := range values {
+		for _, el := range strings.Split(v, ",") {
+			el = strings.TrimSpace(el)
+			candidates := []string{el, strings.Trim(el, "[]")}
+			if host, _, err := net.SplitHostPort(el); err == nil {
+				candidates = append(candidates, host)
+			}
+			for _, c := range candidates {
+				if a, err := netip.ParseAddr(c); err == nil {
+					out = append(out, a.Unmap().WithZone(""))
+				}
+			}
+		}
+	}
+	return out
+}
+
+func FuzzClientIP(f *testing.F) {
+	f.Add("10.0.0.1:443", "1.2.3.4, 198.51.100.9", "", "")
+	f.Add("10.0.0.1:443", "1.2.3.4", "10.2.2.2, 10.3.3.3", "5.6.7.8")
+	f.Add("203.0.113.7:5000", "1.2.3.4", "", "1.2.3.4")
+	f.Add("[fd00::1]:443", "[2001:db8::1]:80, fe80::1%eth0", "", "")
+	f.Add("[::ffff:10.0.0.1]:1", "::ffff:1.2.3.4", "", "")
+	f.Add("10.0.0.1:443", "", "", "2001:db8::5")
+	f.Add("10.0.0.1:443", ",,,[,]:, ", "garbage", "garbage")
+	f.Add("pipe", "1.2.3.4", "", "")
+	tp, err := secure.ParseTrustedProxies("10.0.0.0/8, fd00::/8, 127.0.0.1")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, remote, xff1, xff2, realIP string) {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = remote
+		var xff []string
+		for _, v := range []string{xff1, xff2} {
+			if v != "" {
+				r.Header.Add("X-Forwarded-For", v)
+				xff = append(xff, v)
+			}
+		}
+		if realIP != "" {
+			r.Header.Set("X-Real-IP", realIP)
+		}
+		got := tp.ClientIPFrom(r)
+
+		var peer netip.Addr
+		if ap, err := netip.ParseAddrPort(remote); err == nil {
+			peer = ap.Addr()
+		} else if host, _, err := net.SplitHostPort(remote); err == nil {
+			peer, _ = netip.ParseAddr(host)
+		} else {
+			peer, _ = netip.ParseAddr(remote)
+		}
+		peer = peer.Unmap().WithZone("")
+		if got == peer {
+			return
+		}
+		if !peer.IsValid() || !tp.Contains(peer) {
+			t.Fatalf("untrusted peer %q: ClientIPFrom = %v, want the peer %v", remote, got, peer)
+		}
+		if got.Zone() != "" || got.Is4In6() {
+			t.Fatalf("ClientIPFrom = %v: not canonical", got)
+		}
+		for _, a := range addrsIn(append(xff, realIP)) {
+			if a == got {
+				return
+			}
+		}
+		t.Fatalf("ClientIPFrom = %v appears nowhere in XFF %q, X-Real-IP %q, peer %q", got, xff, realIP, remote)
+	})
+}
+
+func FuzzParseOrigin(f *testing.F) {
+	for _, s := range []string{
+		"https://example.com", "HTTP://Example.COM:80", "https://[::1]:8443", "http://127.0.0.1",
+		"null", "*", "https://*.a.com", "https://a.com/", "https://a.com:0", "https://0x7f.1",
+		"https://[::ffff:1.2.3.4]", "https://user@a.com", "https://a.com:65535",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out, err := secure.ParseOrigin(s)
+		if err != nil {
+			if out != "" {
+				t.Fatalf("ParseOrigin(%q) returned %q with error %v", s, out, err)
+			}
+			return
+		}
+		again, err := secure.ParseOrigin(out)
+		if err != nil || again != out {
+			t.Fatalf("ParseOrigin(%q) = %q does not round-trip: %q, %v", s, out, again, err)
+		}
+		scheme, rest, ok := strings.Cut(out, "://")
+		if !ok || (scheme != "https" && scheme != "http") {
+			t.Fatalf("ParseOrigin(%q) = %q: bad scheme", s, out)
+		}
+		if strings.ContainsAny(rest, "*/?#@\\ ") {
+			t.Fatalf("ParseOrigin(%q) = %q: wildcard, path, query, fragment or user", s, out)
+		}
+		if out == "null" || strings.ToLower(out) != out {
+			t.Fatalf("ParseOrigin(%q) = %q: not normalised", s, out)
+		}
+		// A browser-facing check: Go's URL parser must agree that out is
+		// a bare origin.
+		u, err := url.Parse(out)
+		if err != nil || u.Path != "" || u.RawQuery != "" || u.User != nil || u.Scheme+"://"+u.Host != out {
+			t.Fatalf("ParseOrigin(%q) = %q: net/url reads %+v, %v", s, out, u, err)
+		}
+	})
+}
+
+func FuzzDecodeJSON(f *testing.F) {
+	for _, s := range []string{
+		`{"username":"ann","password":"pw"}`, `{"a":1,"A":2}`, `null`, `[]`, `{} {}`,
+		`{"profile":{"bio":"x"}}`, `{"age":"x"}`, `"\u212a"`, `{"k":{"k":{"k":1}},"K":0}`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		r := httptest.NewRequest("POST", "/", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		var dst loginBody
+		ok := secure.DecodeJSON(w, r, &dst)
+		if ok != (w.Code == http.StatusOK) {
+			t.Fatalf("DecodeJSON = %v with status %d", ok, w.Code)
+		}
+		if ok && !json.Valid([]byte(body)) {
+			t.Fatalf("accepted invalid JSON %q", body)
+		}
+		if !ok && w.Code != http.StatusBadRequest {
+			t.Fatalf("status %d for %q", w.Code, body)
+		}
+	})
+}
