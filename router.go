@@ -72,10 +72,12 @@ func NewRouter(cfg Config) (*Router, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Security headers go outermost so that 431 answers carry them too;
+	// they trust nothing from the request but a trusted proxy's scheme.
 	var h http.Handler = rt.mux
-	h = headers.Handler(h)
 	h = secure.ClientIPMiddleware(cfg.TrustedProxies)(h)
 	h = secure.HeaderLimits(cfg.MaxHeaderCount, cfg.MaxHeaderValueBytes)(h)
+	h = headers.Handler(h)
 	rt.handler = h
 	return rt, nil
 }

@@ -254,8 +254,8 @@ func TestHeaderLimitsThroughTheRouter(t *testing.T) {
 	for i := range 101 {
 		many[fmt.Sprintf("X-H-%d", i)] = "v"
 	}
-	if resp, _ := f.do(t, "GET", "/x", nil, many); resp.StatusCode != 431 {
-		t.Fatalf("101 headers: %d", resp.StatusCode)
+	if resp, _ := f.do(t, "GET", "/x", nil, many); resp.StatusCode != 431 || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Fatalf("101 headers: %d %v", resp.StatusCode, resp.Header)
 	}
 	if resp, _ := f.do(t, "GET", "/x", nil, map[string]string{"X-Big": strings.Repeat("a", 8193)}); resp.StatusCode != 431 {
 		t.Fatalf("8193-byte value: %d", resp.StatusCode)

@@ -2,6 +2,8 @@ package ratelimit_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -62,7 +64,8 @@ func BenchmarkMemoryAllow_100kKeys(b *testing.B) {
 			i := int(worker.Add(1)*7919) % len(keys)
 			for pb.Next() {
 				if _, err := m.Allow(ctx, keys[i]); err != nil {
-					b.Fatal(err)
+					b.Error(err)
+					return
 				}
 				if i++; i == len(keys) {
 					i = 0
@@ -70,4 +73,21 @@ func BenchmarkMemoryAllow_100kKeys(b *testing.B) {
 			}
 		})
 	})
+}
+
+// BenchmarkMiddlewareByIP measures the whole middleware for one client:
+// key, decision and headers, without the network.
+func BenchmarkMiddlewareByIP(b *testing.B) {
+	m, err := ratelimit.NewMemory(ratelimit.Policy{Rate: 1e9, Burst: 1_000_000}, ratelimit.MemoryOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := ratelimit.Middleware(m, ratelimit.ByIP())(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	w := httptest.NewRecorder()
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(w.Header())
+		h.ServeHTTP(w, r)
+	}
 }

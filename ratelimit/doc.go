@@ -16,9 +16,10 @@
 // shared one for deployments that prefer degraded limits to refusals.
 //
 // The memory limiter (Memory) keeps at most MaxKeys buckets (100,000 by
-// default), so the memory an attacker can make it use is bounded whatever
-// keys they send; keys are at most MaxKeyBytes long, and Middleware answers
-// a longer key with 400 without storing it or echoing it.
+// default) in at most about 170 bytes each (16 MiB at the default), so the
+// memory an attacker can make it use is bounded whatever keys they send.
+// Keys are at most MaxKeyBytes long; Middleware answers a longer key with
+// 400 without storing it or echoing it.
 //
 // # Threat model
 //

@@ -16,8 +16,8 @@ import (
 type KeyFunc func(r *http.Request) string
 
 // ByIP keys on the client address as secure.ClientIP resolves it:
-// "ip:<addr>". Requests without a parseable peer address (a Unix socket)
-// share one bucket.
+// "ip:<addr>". Requests without a parseable peer address (over a Unix
+// socket) all share the bucket "ip:".
 func ByIP() KeyFunc { return ipKey }
 
 func ipKey(r *http.Request) string {
@@ -46,7 +46,7 @@ func ByIPPrefix(v4Bits, v6Bits int) KeyFunc {
 		}
 		p, err := a.Prefix(bits)
 		if err != nil {
-			return ipKey(r) // unreachable: bits were checked above
+			return ipKey(r) // cannot happen: bits were checked above
 		}
 		var buf [64]byte
 		b := append(buf[:0], "ip:"...)

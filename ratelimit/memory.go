@@ -23,20 +23,15 @@ type MemoryOptions struct {
 
 // Memory is an in-process Limiter for a single instance.
 //
-// Each key's bucket is one number, its theoretical arrival time (tat): the
-// instant the bucket will be full again. With T the time to earn one token
-// and W = T*Burst the time to refill an empty bucket, a request at now is
-// allowed when max(tat, now)+T-now <= W, and then sets tat to max(tat,
-// now)+T. This is the generic cell rate algorithm; it admits exactly what a
-// token bucket admits, needs no timer and stores no float, and a Redis
-// script can run the same steps on the same single number.
+// Each key's bucket is one number, its theoretical arrival time, updated
+// as gcra describes.
 //
 // Buckets are found by a 128-bit fingerprint of the key: two hashes under
 // secret seeds chosen at start-up. The key itself is never stored, so no
 // key outlives its request and every bucket has the same small size
 // whatever the key's length. Two keys share a bucket only if both hashes
-// collide; with secret seeds a client cannot aim for that, and by chance it
-// happens less than once in 2^90 for 100,000 live buckets.
+// collide: with secret seeds a client cannot aim for that, and by chance a
+// new key meets one of 100,000 live fingerprints with odds near 2^-110.
 //
 // Buckets live in 2^n shards chosen by the fingerprint, each a mutex and an
 // open-addressing table that holds the buckets themselves, so a request
@@ -49,9 +44,8 @@ type MemoryOptions struct {
 // cache misses per request that maintaining an exact LRU list costs.
 // Memory is safe for concurrent use.
 type Memory struct {
-	policy   Policy
-	interval int64 // T, nanoseconds
-	window   int64 // W, nanoseconds
+	policy Policy
+	gcra   gcra
 
 	seed1, seed2 maphash.Seed
 	shardBits    uint
@@ -127,8 +121,7 @@ func NewMemory(p Policy, opts MemoryOptions) (*Memory, error) {
 	n := 1 << bits
 	m := &Memory{
 		policy:    p,
-		interval:  p.interval(),
-		window:    p.window(),
+		gcra:      newGCRA(p),
 		seed1:     maphash.MakeSeed(),
 		seed2:     maphash.MakeSeed(),
 		shardBits: bits,
@@ -162,10 +155,9 @@ func (m *Memory) Allow(_ context.Context, key string) (Decision, error) {
 	if len(key) > MaxKeyBytes {
 		return Decision{}, ErrKeyTooLong
 	}
-	h1 := maphash.String(m.seed1, key) | 1 // never 0, the empty mark
-	h2 := maphash.String(m.seed2, key)
+	h1, h2 := m.fingerprint(key)
 	now := m.now()
-	s := &m.shards[h1>>1&(uint64(len(m.shards))-1)].shard
+	s := &m.shards[m.shardOf(h1)].shard
 	s.mu.Lock()
 	b := s.find(h1, h2, m.shardBits)
 	if b != nil {
@@ -173,28 +165,21 @@ func (m *Memory) Allow(_ context.Context, key string) (Decision, error) {
 	} else {
 		b = m.add(s, h1, h2)
 	}
-	base := max(b.tat, now)
-	allowed := base+m.interval-now <= m.window
-	if allowed {
-		b.tat = base + m.interval
-	}
+	tat, debt, allowed := m.gcra.step(b.tat, now)
+	b.tat = tat
 	s.mu.Unlock()
-	return m.decision(base-now, allowed), nil
+	return m.gcra.decision(debt, allowed), nil
 }
 
-// decision describes a bucket that owed debt (tat minus now, at least 0 and
-// at most W unless the clock went backwards) before this request.
-func (m *Memory) decision(debt int64, allowed bool) Decision {
-	d := Decision{Allowed: allowed, Limit: m.policy.Burst}
-	after := debt + m.interval
-	if allowed {
-		d.Remaining = int((m.window - after) / m.interval)
-		d.Reset = time.Duration(after)
-	} else {
-		d.RetryAfter = time.Duration(after - m.window)
-		d.Reset = time.Duration(debt)
-	}
-	return d
+// fingerprint hashes key under both seeds. h1 is odd, so never 0, the mark
+// of an empty slot.
+func (m *Memory) fingerprint(key string) (h1, h2 uint64) {
+	return maphash.String(m.seed1, key) | 1, maphash.String(m.seed2, key)
+}
+
+// shardOf uses the low bits of h1 above bit 0, which is always set.
+func (m *Memory) shardOf(h1 uint64) int {
+	return int(h1>>1) & (len(m.shards) - 1)
 }
 
 func (m *Memory) now() int64 {
@@ -241,17 +226,19 @@ func (m *Memory) add(s *shard, h1, h2 uint64) *bucket {
 	}
 }
 
-// reserve counts one more live bucket if the limit allows. Reading first
-// keeps a full limiter's inserts from writing to the shared counter.
+// reserve counts one more live bucket if the limit allows. It never lets
+// the count pass the limit even for a moment, and a full limiter's inserts
+// only read the shared counter.
 func (m *Memory) reserve() bool {
-	if m.live.Load() >= m.maxKeys {
-		return false
+	for {
+		n := m.live.Load()
+		if n >= m.maxKeys {
+			return false
+		}
+		if m.live.CompareAndSwap(n, n+1) {
+			return true
+		}
 	}
-	if m.live.Add(1) <= m.maxKeys {
-		return true
-	}
-	m.live.Add(-1)
-	return false
 }
 
 // evictElsewhere evicts one bucket from the first non-empty shard,
@@ -271,8 +258,8 @@ func (m *Memory) evictElsewhere() {
 	}
 }
 
-// home is the slot where a search for h1 starts. The bits below shardBits
-// chose the shard, so they are skipped.
+// home is the slot where a search for h1 starts. Bit 0 of h1 is always
+// set and the next shardBits chose the shard, so they are skipped.
 func (s *shard) home(h1 uint64, shardBits uint) int {
 	return int(h1>>(shardBits+1)) & (len(s.table) - 1)
 }

@@ -57,9 +57,14 @@ func Middleware(l Limiter, key KeyFunc) func(http.Handler) http.Handler {
 			}
 			h.set(w.Header(), d)
 			if !d.Allowed {
-				secs := strconv.FormatInt(ceilSeconds(d.RetryAfter), 10)
+				n := ceilSeconds(d.RetryAfter)
+				secs := strconv.FormatInt(n, 10)
+				unit := " seconds."
+				if n == 1 {
+					unit = " second."
+				}
 				w.Header().Set("Retry-After", secs)
-				problem.Write(w, http.StatusTooManyRequests, "Too many requests; retry in "+secs+" seconds.")
+				problem.Write(w, http.StatusTooManyRequests, "Too many requests; retry in "+secs+unit)
 				return
 			}
 			next.ServeHTTP(w, r)
@@ -90,8 +95,12 @@ func (h headers) set(hdr http.Header, d Decision) {
 	b = strconv.AppendInt(b, int64(max(d.Remaining, 0)), 10)
 	b = append(b, ";t="...)
 	b = strconv.AppendInt(b, ceilSeconds(d.Reset), 10)
-	hdr.Set("RateLimit-Policy", h.policy)
-	hdr.Set("RateLimit", string(b))
+	// Assigning canonical keys directly skips the per-call canonicalizing
+	// copy of the mixed-case names; one array backs both values, and the
+	// capped slices make any later append copy instead of overwriting.
+	vals := [...]string{h.policy, string(b)}
+	hdr["Ratelimit-Policy"] = vals[0:1:1]
+	hdr["Ratelimit"] = vals[1:2:2]
 }
 
 // ceilSeconds rounds d up to whole seconds, at least 1, so that a client

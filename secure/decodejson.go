@@ -25,9 +25,9 @@ import (
 //     reach of HTML forms, which cannot send that type without CORS.
 //   - 413 when the body is over the cap: the BodyLimit in front of the
 //     route, or DefaultMaxBodyBytes when there is none.
-//   - 400 for malformed JSON, a body that is empty or null, data after
-//     the value, a member name repeated within one object, or a value of
-//     the wrong type (named in "fields").
+//   - 400 for malformed JSON or UTF-8, a body that is empty or null, data
+//     after the value, a member name repeated within one object, or a
+//     value of the wrong type (named in "fields").
 //   - 500 if dst is not a non-nil pointer, a programming error.
 //
 // Unknown members are ignored, so clients may send more than a handler
@@ -42,6 +42,10 @@ import (
 func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any) bool {
 	if !isJSONContentType(r.Header.Get("Content-Type")) {
 		problem.Write(w, http.StatusUnsupportedMediaType, "The request body must be JSON, sent with Content-Type: application/json.")
+		return false
+	}
+	if r.ContentLength > DefaultMaxBodyBytes {
+		WriteBodyTooLarge(w, &http.MaxBytesError{Limit: DefaultMaxBodyBytes})
 		return false
 	}
 	if r.Body == nil || r.Body == http.NoBody {
@@ -59,14 +63,31 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any) bool {
 		}
 		return false
 	}
-	if p := checkJSON(body); p != nil {
-		p.Write(w)
+	// Syntax first, so that a malformed body is always reported as such,
+	// whatever else the walk below would have found before the error.
+	if !json.Valid(body) {
+		problem.Write(w, http.StatusBadRequest, syntaxMessage(body))
+		return false
+	}
+	// encoding/json turns invalid UTF-8 into U+FFFD where other parsers
+	// may refuse or keep the bytes: another chance for two readers of one
+	// body to disagree.
+	if !utf8.Valid(body) {
+		problem.Write(w, http.StatusBadRequest, "The request body is not valid UTF-8.")
+		return false
+	}
+	if msg := checkJSON(body); msg != "" {
+		problem.Write(w, http.StatusBadRequest, msg)
 		return false
 	}
 	if err := json.Unmarshal(body, dst); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		var invalid *json.InvalidUnmarshalError
+		var syn *json.SyntaxError
 		switch {
+		case errors.As(err, &syn):
+			// Unreachable after json.Valid; answered the same way.
+			problem.Write(w, http.StatusBadRequest, "The request body is not valid JSON.")
 		case errors.As(err, &invalid):
 			problem.Write(w, http.StatusInternalServerError, "")
 		case errors.As(err, &typeErr) && typeErr.Field != "" && len(typeErr.Field) <= 128:
@@ -99,11 +120,28 @@ func isJSONContentType(ct string) bool {
 	return true
 }
 
-// checkJSON walks body's tokens once: it finds syntax errors with their
-// offset, trailing data, a top-level null (which encoding/json would
-// silently accept, leaving dst untouched) and repeated member names,
-// none of which json.Unmarshal reports.
-func checkJSON(body []byte) *problem.Problem {
+// syntaxMessage describes why body, which json.Valid refused, is not
+// JSON, with the offset so that a client developer can find the mistake.
+func syntaxMessage(body []byte) string {
+	if len(bytes.TrimLeft(body, " \t\r\n")) == 0 {
+		return "The request body is empty; it must be a JSON value."
+	}
+	var syn *json.SyntaxError
+	if err := json.Unmarshal(body, new(json.RawMessage)); errors.As(err, &syn) {
+		if syn.Offset >= int64(len(body)) {
+			return "The request body is not valid JSON (it ends too early)."
+		}
+		return fmt.Sprintf("The request body is not valid JSON (error at byte %d).", syn.Offset)
+	}
+	return "The request body is not valid JSON."
+}
+
+// checkJSON walks the tokens of body, which json.Valid accepted, and
+// returns why it is refused anyway, or "": a top-level null (which
+// encoding/json silently accepts, leaving dst untouched) or a member name
+// repeated within one object. json.Valid also bounds the nesting depth,
+// and so the stack here.
+func checkJSON(body []byte) string {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	// Numbers stay text: 1e400 is valid JSON even if no float64 holds it.
 	dec.UseNumber()
@@ -113,39 +151,27 @@ func checkJSON(body []byte) *problem.Problem {
 		names     map[string]struct{}
 	}
 	var stack []frame
-	first := true
-	for {
+	for first := true; ; first = false {
 		tok, err := dec.Token()
 		if err == io.EOF {
-			if first {
-				return problem.New(http.StatusBadRequest, "The request body is empty; it must be a JSON value.")
-			}
-			return nil
+			return ""
 		}
 		if err != nil {
-			var syn *json.SyntaxError
-			if errors.As(err, &syn) {
-				return problem.New(http.StatusBadRequest, fmt.Sprintf("The request body is not valid JSON (error at byte %d).", syn.Offset))
-			}
-			return problem.New(http.StatusBadRequest, "The request body is not valid JSON.")
-		}
-		if len(stack) == 0 && !first {
-			return problem.New(http.StatusBadRequest, "The request body must hold a single JSON value, with nothing after it.")
+			return "The request body is not valid JSON."
 		}
 		if first && tok == nil {
-			return problem.New(http.StatusBadRequest, "The request body must not be null.")
+			return "The request body must not be null."
 		}
-		first = false
 		if n := len(stack); n > 0 && stack[n-1].object {
 			top := &stack[n-1]
 			if top.expectKey {
-				if d, ok := tok.(json.Delim); ok && d == '}' {
+				if tok == json.Delim('}') {
 					stack = stack[:n-1]
 					continue
 				}
 				name := foldJSONName(tok.(string))
 				if _, dup := top.names[name]; dup {
-					return problem.New(http.StatusBadRequest, "A JSON object in the request body repeats a member name.")
+					return "A JSON object in the request body repeats a member name."
 				}
 				if top.names == nil {
 					top.names = make(map[string]struct{})
@@ -156,15 +182,13 @@ func checkJSON(body []byte) *problem.Problem {
 			}
 			top.expectKey = true
 		}
-		if d, ok := tok.(json.Delim); ok {
-			switch d {
-			case '{':
-				stack = append(stack, frame{object: true, expectKey: true})
-			case '[':
-				stack = append(stack, frame{})
-			case ']':
-				stack = stack[:len(stack)-1]
-			}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, frame{object: true, expectKey: true})
+		case json.Delim('['):
+			stack = append(stack, frame{})
+		case json.Delim(']'):
+			stack = stack[:len(stack)-1]
 		}
 	}
 }

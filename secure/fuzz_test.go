@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wardenhq/warden/problem"
 	"github.com/wardenhq/warden/secure"
 )
 
@@ -132,7 +133,7 @@ func FuzzParseOrigin(f *testing.F) {
 func FuzzDecodeJSON(f *testing.F) {
 	for _, s := range []string{
 		`{"username":"ann","password":"pw"}`, `{"a":1,"A":2}`, `null`, `[]`, `{} {}`,
-		`{"profile":{"bio":"x"}}`, `{"age":"x"}`, `"\u212a"`, `{"k":{"k":{"k":1}},"K":0}`,
+		`{"profile":{"bio":"x"}}`, `{"age":"x"}`, `"\u212a"`, `{"k":{"k":{"k":1}},"K":0}`, `{"username":"ann"`, `[1,`,
 	} {
 		f.Add(s)
 	}
@@ -150,6 +151,15 @@ func FuzzDecodeJSON(f *testing.F) {
 		}
 		if !ok && w.Code != http.StatusBadRequest {
 			t.Fatalf("status %d for %q", w.Code, body)
+		}
+		if !json.Valid([]byte(body)) {
+			var p problem.Problem
+			if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(p.Detail, "not valid JSON") && !strings.Contains(p.Detail, "JSON value") {
+				t.Fatalf("invalid JSON %q answered %q, not as a syntax error", body, p.Detail)
+			}
 		}
 	})
 }
