@@ -14,13 +14,19 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	"github.com/wardenhq/warden"
+	"github.com/wardenhq/warden/accounts"
 	"github.com/wardenhq/warden/auth"
 	"github.com/wardenhq/warden/config"
+	"github.com/wardenhq/warden/mail"
+	"github.com/wardenhq/warden/password"
+	"github.com/wardenhq/warden/ratelimit"
 	"github.com/wardenhq/warden/revoke"
 	"github.com/wardenhq/warden/secure"
+	"github.com/wardenhq/warden/store"
 )
 
 // PrimaryKeyID is the "kid" of tokens this server signs.
@@ -28,18 +34,21 @@ const PrimaryKeyID = "warden"
 
 // App is a configured Warden server.
 type App struct {
-	cfg     *config.Config
-	logger  *slog.Logger
-	router  *warden.Router
-	jwt     *auth.JWT
-	apiKeys *auth.APIKeys // nil when no API keys are configured
-	signer  *auth.Signer
-	revoked revoke.Store
+	cfg      *config.Config
+	logger   *slog.Logger
+	router   *warden.Router
+	jwt      *auth.JWT
+	apiKeys  *auth.APIKeys // configured keys and keys stored in the database
+	signer   *auth.Signer
+	revoked  revoke.Store
+	db       *store.DB
+	accounts *accounts.Service
 }
 
-// New builds the server for cfg. In development without WARDEN_SECRET_KEY
-// the signing secret is generated once in the data directory.
-func New(cfg *config.Config, logger *slog.Logger) (*App, error) {
+// New builds the server for cfg: it opens and migrates the database. In
+// development without WARDEN_SECRET_KEY the signing secret is generated
+// once in the data directory. Close releases what New opened.
+func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*App, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
@@ -71,10 +80,13 @@ func New(cfg *config.Config, logger *slog.Logger) (*App, error) {
 		KeyID: PrimaryKeyID, Algorithm: cfg.JWTAlgorithm, Key: secret,
 		Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, TTL: cfg.AccessTTL,
 	}
-	if cfg.APIKeys != nil {
-		if a.apiKeys, err = auth.NewAPIKeys(auth.APIKeysConfig{Keys: cfg.APIKeys}); err != nil {
-			return nil, err
-		}
+	if err := a.openAccounts(ctx, secret); err != nil {
+		return nil, err
+	}
+	a.apiKeys, err = auth.NewAPIKeys(auth.APIKeysConfig{Keys: cfg.APIKeys, Sources: []auth.APIKeySource{a.accounts.APIKeySource()}})
+	if err != nil {
+		a.Close()
+		return nil, err
 	}
 	var cors *secure.CORS
 	if len(cfg.CORSOrigins) > 0 {
@@ -98,9 +110,74 @@ func New(cfg *config.Config, logger *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	if err := a.routes(); err != nil {
+		a.Close()
 		return nil, err
 	}
 	return a, nil
+}
+
+// openAccounts opens the database and builds the identity service.
+func (a *App) openAccounts(ctx context.Context, secret []byte) error {
+	cfg := a.cfg
+	dbURL := cfg.DatabaseURL
+	if dbURL == "" {
+		var err error
+		if dbURL, err = store.DefaultURL(cfg.DataDir); err != nil {
+			return err
+		}
+	}
+	db, err := store.Open(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	a.db = db
+	hasher, err := password.NewHasher(password.Options{Params: cfg.Argon2, MemoryBudget: cfg.HashMemoryBudget})
+	if err != nil {
+		return err
+	}
+	var mailer mail.Mailer
+	if cfg.SMTPURL != "" {
+		mailer, err = mail.NewSMTP(cfg.SMTPURL, cfg.MailFrom, a.logger)
+	} else {
+		mailer, err = mail.NewOutbox(filepath.Join(cfg.DataDir, "outbox"), cfg.MailFrom, a.logger)
+	}
+	if err != nil {
+		return err
+	}
+	policy := password.Policy{}
+	if cfg.PasswordComposition {
+		policy = password.Policy{RequireUpper: true, RequireLower: true, RequireDigit: true, RequireSymbol: true}
+	}
+	a.accounts, err = accounts.New(accounts.Config{
+		DB: db, Hasher: hasher, Policy: policy, Mailer: mailer, PublicURL: cfg.PublicURL,
+		Signer: a.signer, JWT: a.jwt, Revocation: a.revoked, Logger: a.logger,
+		RefreshTTL: cfg.RefreshTTL, RefreshGrace: refreshGrace(cfg.RefreshGrace),
+		AuthRate: ratelimit.Policy{Name: "auth", Rate: float64(cfg.AuthRatePerMinute) / 60, Burst: cfg.AuthRatePerMinute},
+	})
+	return err
+}
+
+// refreshGrace maps the configured grace (0 meaning none) to the service's
+// convention (0 meaning the default, negative meaning none).
+func refreshGrace(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
+}
+
+// Accounts returns the identity service, for operator commands.
+func (a *App) Accounts() *accounts.Service { return a.accounts }
+
+// Close waits for queued mail and closes the database.
+func (a *App) Close() error {
+	if a.accounts != nil {
+		a.accounts.Wait()
+	}
+	if a.db != nil {
+		return a.db.Close()
+	}
+	return nil
 }
 
 // Handler returns the root handler, for tests and embedding.

@@ -32,7 +32,7 @@ func start(t *testing.T, extra map[string]string) (string, *app.App) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := app.New(cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	a, err := app.New(context.Background(), cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,6 +48,7 @@ func start(t *testing.T, extra map[string]string) (string, *app.App) {
 		if err := <-done; err != nil {
 			t.Errorf("serve: %v", err)
 		}
+		a.Close()
 	})
 	return "http://" + ln.Addr().String(), a
 }
@@ -172,7 +173,7 @@ func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := app.New(cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	a, err := app.New(context.Background(), cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,4 +218,5 @@ func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 	if _, err := http.Get("http://" + ln.Addr().String() + "/healthz"); err == nil {
 		t.Fatal("still serving after shutdown")
 	}
+	a.Close()
 }

@@ -37,7 +37,8 @@ func (a *App) routes() error {
 	r.Get("/api/demo/limited", http.HandlerFunc(demoPublic), warden.Limit(limited, ratelimit.ByIP()))
 	r.Post("/api/demo/echo", http.HandlerFunc(echo), warden.BodyLimit(1<<10))
 	r.Post("/api/demo/logout", http.HandlerFunc(a.revokeOwnToken), jwtOnly, warden.Require(guard.IsAuthenticated))
-	return nil
+
+	return a.accounts.Mount(r, a.apiKeys)
 }
 
 func (a *App) backends() []auth.Authenticator {
@@ -45,9 +46,6 @@ func (a *App) backends() []auth.Authenticator {
 }
 
 func (a *App) apiKeyBackends() []auth.Authenticator {
-	if a.apiKeys == nil {
-		return nil
-	}
 	return []auth.Authenticator{a.apiKeys}
 }
 
@@ -60,6 +58,11 @@ func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
 	if _, err := a.revoked.IsRevoked(r.Context(), "readiness-probe"); err != nil {
 		w.Header().Set("Retry-After", "5")
 		problem.Write(w, http.StatusServiceUnavailable, "The revocation store is not answering.")
+		return
+	}
+	if err := a.db.Ping(r.Context()); err != nil {
+		w.Header().Set("Retry-After", "5")
+		problem.Write(w, http.StatusServiceUnavailable, "The database is not answering.")
 		return
 	}
 	warden.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})

@@ -17,10 +17,12 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/wardenhq/warden/auth"
+	"github.com/wardenhq/warden/password"
 	"github.com/wardenhq/warden/secure"
 )
 
@@ -57,6 +59,18 @@ type Config struct {
 	// JWTExtraKeys are further verification keys (key rotation, external
 	// issuers), from WARDEN_JWT_KEYS.
 	JWTExtraKeys []auth.JWTKey
+
+	// Accounts.
+	RefreshTTL   time.Duration
+	RefreshGrace time.Duration
+	// AuthRatePerMinute limits register, login, refresh, reset and resend
+	// per client IP.
+	AuthRatePerMinute int
+	// Argon2id parameters of new password hashes and the memory budget
+	// (bytes) of all hashing in flight.
+	Argon2              password.Params
+	HashMemoryBudget    int64
+	PasswordComposition bool
 }
 
 // Production reports whether the production rules apply.
@@ -82,6 +96,14 @@ var settings = map[string]string{
 	"WARDEN_JWT_AUDIENCE":           "warden",
 	"WARDEN_JWT_KEYS":               "",
 	"WARDEN_ACCESS_TOKEN_TTL":       "15m",
+	"WARDEN_REFRESH_TOKEN_TTL":      "168h",
+	"WARDEN_REFRESH_GRACE":          "5s",
+	"WARDEN_AUTH_RATE_PER_MINUTE":   "5",
+	"WARDEN_ARGON2_MEMORY_KIB":      "19456",
+	"WARDEN_ARGON2_ITERATIONS":      "2",
+	"WARDEN_ARGON2_PARALLELISM":     "1",
+	"WARDEN_HASH_MEMORY_BUDGET_MIB": "256",
+	"WARDEN_PASSWORD_COMPOSITION":   "false",
 }
 
 // flagNames maps command-line flags to the variables they override.
@@ -221,6 +243,27 @@ func build(v map[string]string, present map[string]bool) (*Config, error) {
 		errs.add("WARDEN_ACCESS_TOKEN_TTL %q must be a duration between 1m and 24h, such as 15m", v["WARDEN_ACCESS_TOKEN_TTL"])
 	}
 	c.AccessTTL = ttl
+	refreshTTL, err := time.ParseDuration(v["WARDEN_REFRESH_TOKEN_TTL"])
+	if err != nil || refreshTTL < time.Hour || refreshTTL > 90*24*time.Hour {
+		errs.add("WARDEN_REFRESH_TOKEN_TTL %q must be a duration between 1h and 2160h, such as 168h", v["WARDEN_REFRESH_TOKEN_TTL"])
+	}
+	c.RefreshTTL = refreshTTL
+	grace, err := time.ParseDuration(v["WARDEN_REFRESH_GRACE"])
+	if err != nil || grace < 0 || grace > time.Minute {
+		errs.add("WARDEN_REFRESH_GRACE %q must be a duration from 0s to 1m; it only absorbs racing browser tabs", v["WARDEN_REFRESH_GRACE"])
+	}
+	c.RefreshGrace = grace
+	c.AuthRatePerMinute = intSetting(&errs, v, "WARDEN_AUTH_RATE_PER_MINUTE", 1, 100000)
+	c.Argon2 = password.Params{
+		Memory:      uint32(intSetting(&errs, v, "WARDEN_ARGON2_MEMORY_KIB", 7168, 4<<20)),
+		Iterations:  uint32(intSetting(&errs, v, "WARDEN_ARGON2_ITERATIONS", 1, 100)),
+		Parallelism: uint8(intSetting(&errs, v, "WARDEN_ARGON2_PARALLELISM", 1, 16)),
+	}
+	c.HashMemoryBudget = int64(intSetting(&errs, v, "WARDEN_HASH_MEMORY_BUDGET_MIB", 16, 1<<20)) << 20
+	if _, err := password.NewHasher(password.Options{Params: c.Argon2, MemoryBudget: c.HashMemoryBudget}); err != nil {
+		errs.add("WARDEN_ARGON2_*: %v", err)
+	}
+	c.PasswordComposition = boolSetting(&errs, v, "WARDEN_PASSWORD_COMPOSITION")
 	if keys, err := parseJWTKeys(v["WARDEN_JWT_KEYS"]); err != nil {
 		errs.add("WARDEN_JWT_KEYS: %v", err)
 	} else {
@@ -228,13 +271,7 @@ func build(v map[string]string, present map[string]bool) (*Config, error) {
 	}
 
 	c.CORSOrigins = splitList(v["WARDEN_CORS_ALLOWED_ORIGINS"])
-	switch strings.ToLower(strings.TrimSpace(v["WARDEN_CORS_ALLOW_CREDENTIALS"])) {
-	case "true", "1", "yes":
-		c.CORSCredentials = true
-	case "false", "0", "no", "":
-	default:
-		errs.add("WARDEN_CORS_ALLOW_CREDENTIALS must be true or false")
-	}
+	c.CORSCredentials = boolSetting(&errs, v, "WARDEN_CORS_ALLOW_CREDENTIALS")
 	for _, o := range c.CORSOrigins {
 		switch {
 		case strings.Contains(o, "*") && c.CORSCredentials:
@@ -306,6 +343,25 @@ var ErrConfig = errors.New("config: invalid configuration")
 
 // Is makes *Error match ErrConfig.
 func (e *Error) Is(target error) bool { return target == ErrConfig }
+
+func intSetting(errs *problems, v map[string]string, name string, lo, hi int) int {
+	n, err := strconv.Atoi(strings.TrimSpace(v[name]))
+	if err != nil || n < lo || n > hi {
+		errs.add("%s %q must be a whole number from %d to %d", name, v[name], lo, hi)
+	}
+	return n
+}
+
+func boolSetting(errs *problems, v map[string]string, name string) bool {
+	switch strings.ToLower(strings.TrimSpace(v[name])) {
+	case "true", "1", "yes":
+		return true
+	case "false", "0", "no", "":
+		return false
+	}
+	errs.add("%s must be true or false", name)
+	return false
+}
 
 func splitList(s string) []string {
 	var out []string

@@ -235,6 +235,9 @@ func TestMemoryEvictsAcrossShardsWhenItsShardIsEmpty(t *testing.T) {
 	if m.Len() != maxKeys {
 		t.Errorf("Len() = %d, want %d", m.Len(), maxKeys)
 	}
+	if err := m.CheckInvariants(); err != nil {
+		t.Error(err)
+	}
 }
 
 // A shard may hold at most twice its fair share, which bounds the memory of
@@ -305,6 +308,9 @@ func TestMemoryConcurrentChurnStaysBounded(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	if err := m.CheckInvariants(); err != nil {
+		t.Error(err)
+	}
 }
 
 // Churn through evictions, table growth and probe runs that wrap around,
@@ -315,9 +321,10 @@ func TestMemoryTablesStayConsistentUnderChurn(t *testing.T) {
 			clock := newFakeClock()
 			m := newMemory(t, ratelimit.Policy{Rate: 1.0 / 86400, Burst: 3}, ratelimit.MemoryOptions{MaxKeys: maxKeys, Now: clock.Now})
 			// Twice as many keys as fit, revisited in a scattered order.
+			every := 97 + maxKeys/10 // a check scans every table
 			for i := range 20 * maxKeys {
 				allow(t, m, "k"+strconv.Itoa(i*7919%(2*maxKeys+3)))
-				if i%97 == 0 {
+				if i%every == 0 {
 					if err := m.CheckInvariants(); err != nil {
 						t.Fatalf("after %d requests: %v", i+1, err)
 					}

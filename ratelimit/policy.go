@@ -9,7 +9,8 @@ import (
 )
 
 // MaxKeyBytes is the longest key a Limiter accepts. Middleware answers a
-// longer key with 400; bounding it bounds the memory each bucket can hold.
+// longer key with 400. The bound caps the hashing work per request and the
+// size of the keys a shared store must hold.
 const MaxKeyBytes = 256
 
 // DefaultPolicyName names a Policy whose Name is empty.

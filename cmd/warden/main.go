@@ -1,14 +1,20 @@
 // Command warden runs the Warden API server and its operator tools.
 //
 //	warden serve [--addr ADDR] [--data-dir DIR] [--env production] [--config FILE]
+//	warden migrate
+//	warden user create --username NAME --email ADDR --password-stdin [--admin] [--staff] [--verified] [--permissions a,b]
+//	warden apikey create --name NAME [--user NAME] [--permissions a,b] [--expires 720h]
+//	warden apikey revoke ID
+//	warden sessions revoke --user NAME
 //	warden token --sub ID [--permissions a,b] [--staff] [--admin] [--ttl 15m]
 //
 // Configuration comes from WARDEN_* environment variables (see the README);
 // flags override them. An insecure configuration stops start-up with a
-// message that says how to fix it.
+// message that says how to fix it (exit code 2).
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -21,41 +27,66 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wardenhq/warden/accounts"
 	"github.com/wardenhq/warden/app"
 	"github.com/wardenhq/warden/config"
+	"github.com/wardenhq/warden/store"
 )
 
 const usage = `usage:
   warden serve [--addr ADDR] [--data-dir DIR] [--env development|production] [--config FILE]
+  warden migrate
+  warden user create --username NAME --email ADDR --password-stdin [--admin] [--staff] [--verified] [--permissions a,b]
+  warden apikey create --name NAME [--user NAME] [--permissions a,b] [--expires 720h]
+  warden apikey revoke ID
+  warden sessions revoke --user NAME
   warden token --sub USER_ID [--permissions a,b] [--staff] [--admin] [--ttl 15m]
 `
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+// errUsage marks a malformed command line (exit code 2).
+var errUsage = errors.New("usage")
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+	cmd := args[0]
+	if len(args) > 1 && (cmd == "user" || cmd == "apikey" || cmd == "sessions") {
+		cmd += " " + args[1]
+		args = args[1:]
+	}
 	var err error
-	switch args[0] {
+	switch cmd {
 	case "serve":
 		err = serve(args[1:], logger)
+	case "migrate":
+		err = migrate(args[1:])
+	case "user create":
+		err = userCreate(args[1:], stdin, stdout, logger)
+	case "apikey create":
+		err = apikeyCreate(args[1:], stdout, logger)
+	case "apikey revoke":
+		err = apikeyRevoke(args[1:], stdout, logger)
+	case "sessions revoke":
+		err = sessionsRevoke(args[1:], stdout, logger)
 	case "token":
 		err = token(args[1:], stdout, logger)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
 	default:
-		fmt.Fprintf(stderr, "warden: unknown command %q\n%s", args[0], usage)
+		fmt.Fprintf(stderr, "warden: unknown command %q\n%s", strings.Join(args[:1], " "), usage)
 		return 2
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "warden: %v\n", err)
-		if errors.Is(err, config.ErrConfig) || errors.Is(err, flag.ErrHelp) {
+		if errors.Is(err, config.ErrConfig) || errors.Is(err, flag.ErrHelp) || errors.Is(err, errUsage) {
 			return 2
 		}
 		return 1
@@ -68,17 +99,162 @@ func serve(args []string, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	a, err := app.New(cfg, logger)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a, err := app.New(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	defer a.Close()
 	return a.Run(ctx)
 }
 
+func migrate(args []string) error {
+	cfg, err := config.Load(args, os.LookupEnv)
+	if err != nil {
+		return err
+	}
+	url := cfg.DatabaseURL
+	if url == "" {
+		if url, err = store.DefaultURL(cfg.DataDir); err != nil {
+			return err
+		}
+	}
+	db, err := store.Open(context.Background(), url)
+	if err != nil {
+		return err
+	}
+	return db.Close()
+}
+
+// withApp runs fn with a fully configured App (database migrated), for the
+// operator commands.
+func withApp(logger *slog.Logger, fn func(context.Context, *app.App) error) error {
+	cfg, err := config.Load(nil, os.LookupEnv)
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	a, err := app.New(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return fn(ctx, a)
+}
+
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %s: %v", errUsage, fs.Name(), err)
+	}
+	return nil
+}
+
+func splitComma(s string) []string {
+	out := []string{}
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func userCreate(args []string, stdin io.Reader, stdout io.Writer, logger *slog.Logger) error {
+	fs := flag.NewFlagSet("warden user create", flag.ContinueOnError)
+	username := fs.String("username", "", "user name")
+	email := fs.String("email", "", "email address")
+	fromStdin := fs.Bool("password-stdin", false, "read the password from standard input")
+	admin := fs.Bool("admin", false, "make an administrator")
+	staff := fs.Bool("staff", false, "make a staff member")
+	verified := fs.Bool("verified", false, "mark the email as verified")
+	perms := fs.String("permissions", "", "comma-separated permissions")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *username == "" || *email == "" || !*fromStdin {
+		// Passwords are never taken as arguments: they would show in ps
+		// and shell history.
+		return fmt.Errorf("%w: user create needs --username, --email and --password-stdin", errUsage)
+	}
+	line, err := bufio.NewReader(io.LimitReader(stdin, 4096)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	pw := strings.TrimRight(line, "\r\n")
+	return withApp(logger, func(ctx context.Context, a *app.App) error {
+		u, err := a.Accounts().CreateUser(ctx, accounts.RegisterInput{Username: *username, Email: *email, Password: pw},
+			accounts.CreateOptions{Admin: *admin, Staff: *staff, Verified: *verified, Permissions: splitComma(*perms)})
+		var verr *accounts.ValidationError
+		if errors.As(err, &verr) {
+			return fmt.Errorf("invalid user: %v", verr.Fields)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "created user %s (id %s)\n", u.Username, u.ID)
+		return nil
+	})
+}
+
+func apikeyCreate(args []string, stdout io.Writer, logger *slog.Logger) error {
+	fs := flag.NewFlagSet("warden apikey create", flag.ContinueOnError)
+	name := fs.String("name", "", "what the key is for")
+	user := fs.String("user", "", "owner's user name (optional)")
+	perms := fs.String("permissions", "", "comma-separated permissions")
+	expires := fs.Duration("expires", 0, "lifetime, such as 720h (default: no expiry)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *name == "" || *expires < 0 {
+		return fmt.Errorf("%w: apikey create needs --name (and a positive --expires)", errUsage)
+	}
+	return withApp(logger, func(ctx context.Context, a *app.App) error {
+		k, err := a.Accounts().CreateAPIKey(ctx, *name, *user, splitComma(*perms), *expires)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "id:  %s\nkey: %s\nThe key is shown once; store it now.\n", k.ID, k.Key)
+		return nil
+	})
+}
+
+func apikeyRevoke(args []string, stdout io.Writer, logger *slog.Logger) error {
+	if len(args) != 1 || args[0] == "" {
+		return fmt.Errorf("%w: apikey revoke takes one key id", errUsage)
+	}
+	return withApp(logger, func(ctx context.Context, a *app.App) error {
+		if err := a.Accounts().RevokeAPIKey(ctx, args[0]); err != nil {
+			return fmt.Errorf("revoke %s: %w", args[0], err)
+		}
+		fmt.Fprintf(stdout, "revoked %s\n", args[0])
+		return nil
+	})
+}
+
+func sessionsRevoke(args []string, stdout io.Writer, logger *slog.Logger) error {
+	fs := flag.NewFlagSet("warden sessions revoke", flag.ContinueOnError)
+	user := fs.String("user", "", "user name")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *user == "" {
+		return fmt.Errorf("%w: sessions revoke needs --user", errUsage)
+	}
+	return withApp(logger, func(ctx context.Context, a *app.App) error {
+		n, err := a.Accounts().RevokeUserSessions(ctx, *user)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "revoked %d session(s) of %s\n", n, *user)
+		return nil
+	})
+}
+
 // token mints an access token with this server's key, for trying the
-// pipeline before accounts exist and for operators' scripts.
+// demonstration routes. Tokens it mints belong to no login, so the
+// accounts routes refuse them.
 func token(args []string, stdout io.Writer, logger *slog.Logger) error {
 	fs := flag.NewFlagSet("warden token", flag.ContinueOnError)
 	sub := fs.String("sub", "", "user id (the sub claim)")
@@ -86,37 +262,25 @@ func token(args []string, stdout io.Writer, logger *slog.Logger) error {
 	staff := fs.Bool("staff", false, "set is_staff")
 	admin := fs.Bool("admin", false, "set is_admin")
 	ttl := fs.Duration("ttl", 0, "lifetime (default: WARDEN_ACCESS_TOKEN_TTL)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *sub == "" {
 		return errors.New("token: --sub is required")
 	}
-	cfg, err := config.Load(nil, os.LookupEnv)
-	if err != nil {
-		return err
+	if *ttl > 24*time.Hour {
+		return errors.New("token: --ttl is at most 24h")
 	}
-	a, err := app.New(cfg, logger)
-	if err != nil {
-		return err
-	}
-	signer := *a.Signer()
-	if *ttl > 0 {
-		if *ttl > 24*time.Hour {
-			return errors.New("token: --ttl is at most 24h")
+	return withApp(logger, func(_ context.Context, a *app.App) error {
+		signer := *a.Signer()
+		if *ttl > 0 {
+			signer.TTL = *ttl
 		}
-		signer.TTL = *ttl
-	}
-	permissions := []string{}
-	for _, p := range strings.Split(*perms, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			permissions = append(permissions, p)
+		t, err := signer.Sign(*sub, map[string]any{"is_staff": *staff, "is_admin": *admin, "permissions": splitComma(*perms)})
+		if err != nil {
+			return err
 		}
-	}
-	t, err := signer.Sign(*sub, map[string]any{"is_staff": *staff, "is_admin": *admin, "permissions": permissions})
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(stdout, t.Raw)
-	return nil
+		fmt.Fprintln(stdout, t.Raw)
+		return nil
+	})
 }

@@ -1,0 +1,411 @@
+package accounts
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/wardenhq/warden"
+	"github.com/wardenhq/warden/auth"
+	"github.com/wardenhq/warden/guard"
+	"github.com/wardenhq/warden/password"
+	"github.com/wardenhq/warden/problem"
+	"github.com/wardenhq/warden/ratelimit"
+	"github.com/wardenhq/warden/secure"
+	"github.com/wardenhq/warden/store"
+)
+
+// authBodyLimit bounds every accounts request body; none needs more.
+const authBodyLimit = 16 << 10
+
+// Mount registers the /api/auth routes on r. apiKeys, when not nil, lets
+// API keys call the routes marked "any" in API.md (only /me).
+func (s *Service) Mount(r *warden.Router, apiKeys auth.Authenticator) error {
+	limit := func(name string) (warden.Option, error) {
+		p := s.cfg.AuthRate
+		p.Name = name
+		l, err := ratelimit.NewMemory(p, ratelimit.MemoryOptions{})
+		if err != nil {
+			return nil, err
+		}
+		return warden.Limit(l, ratelimit.ByIP()), nil
+	}
+	limits := map[string]warden.Option{}
+	for _, name := range []string{"register", "login", "refresh", "reset", "resend", "verify"} {
+		o, err := limit(name)
+		if err != nil {
+			return err
+		}
+		limits[name] = o
+	}
+	bearer := warden.Auth(s.Authenticator())
+	anyBackend := bearer
+	if apiKeys != nil {
+		anyBackend = warden.Auth(s.Authenticator(), apiKeys)
+	}
+	signedIn := warden.Require(guard.IsAuthenticated)
+	body := warden.BodyLimit(authBodyLimit)
+	private := warden.NoStore()
+
+	r.Post("/api/auth/register", http.HandlerFunc(s.handleRegister), limits["register"], body, private)
+	r.Post("/api/auth/verify-email", http.HandlerFunc(s.handleVerifyEmail), limits["verify"], body, private)
+	r.Post("/api/auth/resend-verification", http.HandlerFunc(s.handleResend), limits["resend"], body, private)
+	r.Post("/api/auth/login", http.HandlerFunc(s.handleLogin), limits["login"], body, private)
+	r.Post("/api/auth/refresh", http.HandlerFunc(s.handleRefresh), limits["refresh"], body, private)
+	r.Post("/api/auth/logout", http.HandlerFunc(s.handleLogout), bearer, signedIn, body, private)
+	r.Post("/api/auth/logout-all", http.HandlerFunc(s.handleLogoutAll), bearer, signedIn, body, private)
+	r.Post("/api/auth/password-reset", http.HandlerFunc(s.handleResetRequest), limits["reset"], body, private)
+	r.Post("/api/auth/password-reset/confirm", http.HandlerFunc(s.handleResetConfirm), limits["reset"], body, private)
+	r.Patch("/api/auth/password", http.HandlerFunc(s.handleChangePassword), bearer, signedIn, body, private)
+	r.Get("/api/auth/me", http.HandlerFunc(s.handleMe), anyBackend, signedIn, private)
+	r.Get("/api/auth/sessions", http.HandlerFunc(s.handleSessions), bearer, signedIn, private)
+	r.Delete("/api/auth/sessions/{id}", http.HandlerFunc(s.handleEndSession), bearer, signedIn, private)
+	return nil
+}
+
+type message struct {
+	Message string `json:"message"`
+}
+
+type userSummary struct {
+	ID       string `json:"id"`
+	Username string `json:"username"`
+	Email    string `json:"email"`
+}
+
+type userView struct {
+	ID        string `json:"id"`
+	Username  string `json:"username"`
+	Email     string `json:"email"`
+	FirstName string `json:"first_name"`
+	LastName  string `json:"last_name"`
+}
+
+func viewOf(u *User) userView {
+	return userView{ID: u.ID, Username: u.Username, Email: u.Email, FirstName: u.FirstName, LastName: u.LastName}
+}
+
+func clientOf(r *http.Request) Client {
+	return Client{UserAgent: r.UserAgent(), IP: secure.ClientIP(r).String()}
+}
+
+// fail answers err as a problem document, without internal details.
+func (s *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var verr *ValidationError
+	var throttled *ThrottledError
+	switch {
+	case errors.As(err, &verr):
+		p := problem.New(http.StatusBadRequest, "The request has invalid fields.")
+		for f, msgs := range verr.Fields {
+			for _, m := range msgs {
+				p.WithField(f, m)
+			}
+		}
+		p.Write(w)
+	case errors.Is(err, ErrBadCredentials):
+		w.Header().Set("WWW-Authenticate", auth.Challenge)
+		problem.Write(w, http.StatusUnauthorized, "Invalid username or password.")
+	case errors.Is(err, ErrNotVerified):
+		problem.Write(w, http.StatusForbidden, "The email address is not verified yet; follow the link we sent, or ask for a new one.")
+	case errors.As(err, &throttled):
+		w.Header().Set("Retry-After", strconv.Itoa(int((throttled.RetryAfter+time.Second-1)/time.Second)))
+		detail := "Too many failed login attempts; wait before trying again."
+		if throttled.NeedsReset {
+			detail = "Too many failed login attempts; reset the password to sign in again."
+		}
+		problem.Write(w, http.StatusTooManyRequests, detail)
+	case errors.Is(err, password.ErrBusy):
+		w.Header().Set("Retry-After", "2")
+		problem.Write(w, http.StatusServiceUnavailable, "The server is busy; try again in a moment.")
+	case errors.Is(err, ErrInvalidToken):
+		problem.Write(w, http.StatusBadRequest, "The link is invalid or has expired; ask for a new one.")
+	case errors.Is(err, ErrWrongPassword):
+		problem.New(http.StatusBadRequest, "The current password is wrong.").WithField("current_password", "The current password is wrong.").Write(w)
+	case errors.Is(err, ErrNotFound):
+		problem.Write(w, http.StatusNotFound, "Not found.")
+	case errors.Is(err, store.ErrUnavailable):
+		s.log.LogAttrs(r.Context(), slog.LevelError, "database unavailable", slog.String("error", err.Error()))
+		w.Header().Set("Retry-After", "5")
+		problem.Write(w, http.StatusServiceUnavailable, "The service is temporarily unavailable; try again shortly.")
+	default:
+		s.log.LogAttrs(r.Context(), slog.LevelError, "accounts request failed", slog.String("error", err.Error()))
+		problem.Write(w, http.StatusInternalServerError, "An internal error occurred.")
+	}
+}
+
+func (s *Service) handleRegister(w http.ResponseWriter, r *http.Request) {
+	var in RegisterInput
+	if !secure.DecodeJSON(w, r, &in) {
+		return
+	}
+	u, err := s.Register(r.Context(), in)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	warden.WriteJSON(w, http.StatusCreated, struct {
+		Message string      `json:"message"`
+		User    userSummary `json:"user"`
+	}{
+		Message: "Registration received. Check your email to verify your address before logging in.",
+		User:    userSummary{ID: u.ID, Username: u.Username, Email: u.Email},
+	})
+}
+
+func (s *Service) handleVerifyEmail(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Token string `json:"token"`
+	}
+	if !secure.DecodeJSON(w, r, &in) {
+		return
+	}
+	if in.Token == "" || len(in.Token) > 256 {
+		s.fail(w, r, ErrInvalidToken)
+		return
+	}
+	t, err := s.VerifyEmail(r.Context(), in.Token, clientOf(r))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	warden.WriteJSON(w, http.StatusOK, struct {
+		Message string   `json:"message"`
+		Access  string   `json:"access"`
+		Refresh string   `json:"refresh"`
+		User    userView `json:"user"`
+	}{"Email verified.", t.Access, t.Refresh, viewOf(t.User)})
+}
+
+func (s *Service) handleResend(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Email string `json:"email"`
+	}
+	if !secure.DecodeJSON(w, r, &in) {
+		return
+	}
+	if len(in.Email) <= 254 {
+		if err := s.ResendVerification(r.Context(), in.Email); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	warden.WriteJSON(w, http.StatusOK, message{"If an unverified account uses this address, a new verification link is on its way."})
+}
+
+func (s *Service) handleLogin(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Username string `json:"username"`
+		Email    string `json:"email"`
+		Password string `json:"password"`
+	}
+	if !secure.DecodeJSON(w, r, &in) {
+		return
+	}
+	login := in.Username
+	if login == "" {
+		login = in.Email
+	}
+	if login == "" || in.Password == "" || len(login) > 254 || len(in.Password) > 4096 {
+		s.fail(w, r, ErrBadCredentials)
+		return
+	}
+	t, err := s.Login(r.Context(), login, in.Password, clientOf(r))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	warden.WriteJSON(w, http.StatusOK, struct {
+		Access  string   `json:"access"`
+		Refresh string   `json:"refresh"`
+		User    userView `json:"user"`
+	}{t.Access, t.Refresh, viewOf(t.User)})
+}
+
+func (s *Service) handleRefresh(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Refresh string `json:"refresh"`
+	}
+	if !secure.DecodeJSON(w, r, &in) {
+		return
+	}
+	if in.Refresh == "" || len(in.Refresh) > 256 {
+		s.fail(w, r, ErrBadCredentials)
+		return
+	}
+	t, err := s.Refresh(r.Context(), in.Refresh)
+	if err != nil {
+		if errors.Is(err, ErrBadCredentials) {
+			w.Header().Set("WWW-Authenticate", auth.Challenge)
+			problem.Write(w, http.StatusUnauthorized, "The refresh token is invalid or has expired; log in again.")
+			return
+		}
+		s.fail(w, r, err)
+		return
+	}
+	warden.WriteJSON(w, http.StatusOK, struct {
+		Access  string `json:"access"`
+		Refresh string `json:"refresh"`
+	}{t.Access, t.Refresh})
+}
+
+func (s *Service) handleLogout(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	// The body is optional: logging out without the refresh token still
+	// ends the session the access token belongs to.
+	if r.ContentLength != 0 && !secure.DecodeJSON(w, r, &in) {
+		return
+	}
+	if err := s.Logout(r.Context(), auth.FromContext(r.Context()), in.RefreshToken); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	warden.WriteJSON(w, http.StatusOK, message{"Logged out."})
+}
+
+func (s *Service) handleLogoutAll(w http.ResponseWriter, r *http.Request) {
+	if err := s.LogoutAll(r.Context(), auth.FromContext(r.Context())); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	warden.WriteJSON(w, http.StatusOK, message{"Logged out of every session."})
+}
+
+func (s *Service) handleResetRequest(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Email string `json:"email"`
+	}
+	if !secure.DecodeJSON(w, r, &in) {
+		return
+	}
+	if len(in.Email) <= 254 {
+		if err := s.RequestReset(r.Context(), in.Email); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	warden.WriteJSON(w, http.StatusOK, message{"If an account uses this address, a password reset link is on its way."})
+}
+
+func (s *Service) handleResetConfirm(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Token    string `json:"token"`
+		Password string `json:"password"`
+	}
+	if !secure.DecodeJSON(w, r, &in) {
+		return
+	}
+	if in.Token == "" || len(in.Token) > 256 {
+		s.fail(w, r, ErrInvalidToken)
+		return
+	}
+	if err := s.ConfirmReset(r.Context(), in.Token, in.Password); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	warden.WriteJSON(w, http.StatusOK, message{"Password changed. Log in with the new password."})
+}
+
+func (s *Service) handleChangePassword(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Current string `json:"current_password"`
+		New     string `json:"new_password"`
+	}
+	if !secure.DecodeJSON(w, r, &in) {
+		return
+	}
+	id := auth.FromContext(r.Context())
+	if id.Backend != auth.BackendJWT {
+		guard.Deny(w, id)
+		return
+	}
+	if err := s.ChangePassword(r.Context(), id, in.Current, in.New); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	warden.WriteJSON(w, http.StatusOK, message{"Password changed. Other sessions have been logged out."})
+}
+
+type meView struct {
+	ID            string   `json:"id"`
+	Username      string   `json:"username"`
+	Email         string   `json:"email"`
+	FirstName     string   `json:"first_name"`
+	LastName      string   `json:"last_name"`
+	IsStaff       bool     `json:"is_staff"`
+	IsAdmin       bool     `json:"is_admin"`
+	EmailVerified bool     `json:"email_verified"`
+	Permissions   []string `json:"permissions"`
+}
+
+func (s *Service) handleMe(w http.ResponseWriter, r *http.Request) {
+	id := auth.FromContext(r.Context())
+	userID := id.UserID
+	if id.Backend == auth.BackendAPIKey {
+		owner, _ := id.Claims["owner"].(string)
+		if owner == "" {
+			// A key without an owner is its own principal.
+			perms := id.Permissions
+			if perms == nil {
+				perms = []string{}
+			}
+			warden.WriteJSON(w, http.StatusOK, meView{ID: id.UserID, IsAdmin: id.IsAdmin, Permissions: perms})
+			return
+		}
+		userID = owner
+	}
+	u, err := s.User(r.Context(), userID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	perms := u.Permissions
+	if id.Backend == auth.BackendAPIKey {
+		perms = id.Permissions // a key acts with its own permissions
+	}
+	warden.WriteJSON(w, http.StatusOK, meView{
+		ID: u.ID, Username: u.Username, Email: u.Email, FirstName: u.FirstName, LastName: u.LastName,
+		IsStaff: u.IsStaff, IsAdmin: u.IsAdmin, EmailVerified: u.EmailVerified, Permissions: perms,
+	})
+}
+
+type sessionView struct {
+	ID         string    `json:"id"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastUsedAt time.Time `json:"last_used_at"`
+	UserAgent  string    `json:"user_agent"`
+	IP         string    `json:"ip"`
+	Current    bool      `json:"current"`
+}
+
+func (s *Service) handleSessions(w http.ResponseWriter, r *http.Request) {
+	id := auth.FromContext(r.Context())
+	list, err := s.Sessions(r.Context(), id.UserID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	current, _ := id.Claims["sid"].(string)
+	out := make([]sessionView, 0, len(list))
+	for _, ss := range list {
+		out = append(out, sessionView{ID: ss.ID, CreatedAt: ss.CreatedAt, LastUsedAt: ss.LastUsedAt, UserAgent: ss.UserAgent, IP: ss.IP, Current: ss.ID == current})
+	}
+	warden.WriteJSON(w, http.StatusOK, map[string]any{"sessions": out})
+}
+
+func (s *Service) handleEndSession(w http.ResponseWriter, r *http.Request) {
+	id := auth.FromContext(r.Context())
+	sid := r.PathValue("id")
+	if len(sid) > 64 {
+		s.fail(w, r, ErrNotFound)
+		return
+	}
+	if err := s.EndSession(r.Context(), id.UserID, sid); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

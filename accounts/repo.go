@@ -1,0 +1,424 @@
+package accounts
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/wardenhq/warden/store"
+)
+
+// Repository errors.
+var (
+	ErrNotFound      = errors.New("accounts: not found")
+	ErrUsernameTaken = errors.New("accounts: username taken")
+	ErrEmailTaken    = errors.New("accounts: email taken")
+	errInvalidToken  = errors.New("accounts: token invalid, used or expired")
+	errRefreshReuse  = errors.New("accounts: refresh token reuse")
+)
+
+// User is an account.
+type User struct {
+	ID            string
+	Username      string
+	Email         string
+	PasswordHash  string
+	FirstName     string
+	LastName      string
+	IsStaff       bool
+	IsAdmin       bool
+	EmailVerified bool
+	Permissions   []string
+	CreatedAt     time.Time
+}
+
+// Session is one login: the family of refresh tokens descended from it.
+type Session struct {
+	ID         string
+	UserID     string
+	CreatedAt  time.Time
+	LastUsedAt time.Time
+	ExpiresAt  time.Time
+	UserAgent  string
+	IP         string
+}
+
+// repo is the SQL repository. Queries are portable SQL with '?'
+// placeholders (rebound per dialect); timestamps are Unix milliseconds.
+type repo struct {
+	db *store.DB
+}
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
+
+// key folds a username or email for uniqueness and lookup.
+func key(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+func joinPerms(p []string) string { return strings.Join(p, " ") }
+
+func splitPerms(s string) []string {
+	if s == "" {
+		return []string{}
+	}
+	return strings.Fields(s)
+}
+
+// unavailable marks errors of a database that did not answer, so handlers
+// can answer 503 without details.
+func unavailable(err error) error {
+	if err == nil || errors.Is(err, ErrNotFound) || errors.Is(err, store.ErrUnavailable) {
+		return err
+	}
+	return errors.Join(store.ErrUnavailable, err)
+}
+
+const userColumns = `id, username, email, password_hash, first_name, last_name, is_staff, is_admin, email_verified, permissions, created_at`
+
+func scanUser(row interface{ Scan(...any) error }) (*User, error) {
+	var u User
+	var perms string
+	var created int64
+	err := row.Scan(&u.ID, &u.Username, &u.Email, &u.PasswordHash, &u.FirstName, &u.LastName, &u.IsStaff, &u.IsAdmin, &u.EmailVerified, &perms, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	u.Permissions = splitPerms(perms)
+	u.CreatedAt = fromMS(created)
+	return &u, nil
+}
+
+func (r *repo) createUser(ctx context.Context, u *User, now time.Time) error {
+	return r.db.InTx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, r.db.Rebind(`SELECT COUNT(*) FROM users WHERE username_key = ?`), key(u.Username)).Scan(&n); err != nil {
+			return unavailable(err)
+		}
+		if n > 0 {
+			return ErrUsernameTaken
+		}
+		if err := tx.QueryRowContext(ctx, r.db.Rebind(`SELECT COUNT(*) FROM users WHERE email_key = ?`), key(u.Email)).Scan(&n); err != nil {
+			return unavailable(err)
+		}
+		if n > 0 {
+			return ErrEmailTaken
+		}
+		_, err := tx.ExecContext(ctx, r.db.Rebind(`INSERT INTO users (id, username, username_key, email, email_key, password_hash, first_name, last_name, is_staff, is_admin, email_verified, permissions, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			u.ID, u.Username, key(u.Username), u.Email, key(u.Email), u.PasswordHash, u.FirstName, u.LastName,
+			u.IsStaff, u.IsAdmin, u.EmailVerified, joinPerms(u.Permissions), ms(now), ms(now))
+		if err != nil {
+			// A concurrent registration won the unique index.
+			if isUniqueViolation(err) {
+				if strings.Contains(strings.ToLower(err.Error()), "email") {
+					return ErrEmailTaken
+				}
+				return ErrUsernameTaken
+			}
+			return unavailable(err)
+		}
+		u.CreatedAt = fromMS(ms(now))
+		return nil
+	})
+}
+
+func isUniqueViolation(err error) bool {
+	s := strings.ToLower(err.Error())
+	return strings.Contains(s, "unique") || strings.Contains(s, "duplicate")
+}
+
+func (r *repo) userBy(ctx context.Context, column, value string) (*User, error) {
+	return scanUser(r.db.QueryRowContext(ctx, r.db.Rebind(`SELECT `+userColumns+` FROM users WHERE `+column+` = ?`), value))
+}
+
+func (r *repo) userByID(ctx context.Context, id string) (*User, error) {
+	return r.userBy(ctx, "id", id)
+}
+
+func (r *repo) userByEmail(ctx context.Context, email string) (*User, error) {
+	return r.userBy(ctx, "email_key", key(email))
+}
+
+func (r *repo) userByUsername(ctx context.Context, username string) (*User, error) {
+	return r.userBy(ctx, "username_key", key(username))
+}
+
+// userByLogin finds a user by username, or by email when login holds '@'.
+func (r *repo) userByLogin(ctx context.Context, login string) (*User, error) {
+	if strings.Contains(login, "@") {
+		if u, err := r.userByEmail(ctx, login); !errors.Is(err, ErrNotFound) {
+			return u, err
+		}
+	}
+	return r.userByUsername(ctx, login)
+}
+
+func (r *repo) setPasswordHash(ctx context.Context, userID, hash string, now time.Time) error {
+	_, err := r.db.ExecContext(ctx, r.db.Rebind(`UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`), hash, ms(now), userID)
+	return unavailable(err)
+}
+
+func (r *repo) createOneTimeToken(ctx context.Context, userID, purpose, digest string, now time.Time, ttl time.Duration) error {
+	_, err := r.db.ExecContext(ctx, r.db.Rebind(`INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`),
+		digest, userID, purpose, ms(now), ms(now.Add(ttl)))
+	return unavailable(err)
+}
+
+// consumeOneTimeToken marks a live token used inside tx and returns its user.
+func (r *repo) consumeOneTimeToken(ctx context.Context, tx *sql.Tx, digest, purpose string, now time.Time) (string, error) {
+	var userID string
+	err := tx.QueryRowContext(ctx, r.db.Rebind(`SELECT user_id FROM one_time_tokens WHERE token_hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ?`),
+		digest, purpose, ms(now)).Scan(&userID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", errInvalidToken
+	}
+	if err != nil {
+		return "", unavailable(err)
+	}
+	res, err := tx.ExecContext(ctx, r.db.Rebind(`UPDATE one_time_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL`), ms(now), digest)
+	if err != nil {
+		return "", unavailable(err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return "", errInvalidToken
+	}
+	return userID, nil
+}
+
+// invalidateOneTimeTokens retires every unused token of purpose for user,
+// so only the newest link works.
+func (r *repo) invalidateOneTimeTokens(ctx context.Context, userID, purpose string, now time.Time) error {
+	_, err := r.db.ExecContext(ctx, r.db.Rebind(`UPDATE one_time_tokens SET used_at = ? WHERE user_id = ? AND purpose = ? AND used_at IS NULL`), ms(now), userID, purpose)
+	return unavailable(err)
+}
+
+func (r *repo) insertSession(ctx context.Context, tx *sql.Tx, s *Session, refreshDigest string, refreshExp time.Time) error {
+	_, err := tx.ExecContext(ctx, r.db.Rebind(`INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent, ip) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+		s.ID, s.UserID, ms(s.CreatedAt), ms(s.LastUsedAt), ms(s.ExpiresAt), s.UserAgent, s.IP)
+	if err != nil {
+		return unavailable(err)
+	}
+	return r.insertRefresh(ctx, tx, s.ID, refreshDigest, s.CreatedAt, refreshExp)
+}
+
+func (r *repo) insertRefresh(ctx context.Context, tx *sql.Tx, sessionID, digest string, now, exp time.Time) error {
+	_, err := tx.ExecContext(ctx, r.db.Rebind(`INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at) VALUES (?, ?, ?, ?)`),
+		digest, sessionID, ms(now), ms(exp))
+	return unavailable(err)
+}
+
+// rotation is the outcome of presenting a refresh token.
+type rotation struct {
+	SessionID string
+	UserID    string
+	Reused    bool // a used token outside the grace window: the login was revoked
+}
+
+// rotateRefresh spends the refresh token with digest old and stores its
+// successor newDigest, all in one transaction. A token already spent within
+// grace is honoured again (racing tabs); one spent earlier revokes the
+// whole session and reports Reused.
+func (r *repo) rotateRefresh(ctx context.Context, old, newDigest string, now time.Time, grace time.Duration, refreshTTL time.Duration) (rotation, error) {
+	var out rotation
+	err := r.db.InTx(ctx, func(tx *sql.Tx) error {
+		var tokExp, sessExp int64
+		var usedAt, revokedAt sql.NullInt64
+		err := tx.QueryRowContext(ctx, r.db.Rebind(`SELECT rt.session_id, rt.expires_at, rt.used_at, s.user_id, s.expires_at, s.revoked_at
+			FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id WHERE rt.token_hash = ?`+r.forUpdate()), old).
+			Scan(&out.SessionID, &tokExp, &usedAt, &out.UserID, &sessExp, &revokedAt)
+		if errors.Is(err, sql.ErrNoRows) {
+			return errInvalidToken
+		}
+		if err != nil {
+			return unavailable(err)
+		}
+		if revokedAt.Valid || tokExp <= ms(now) || sessExp <= ms(now) {
+			return errInvalidToken
+		}
+		if usedAt.Valid {
+			if ms(now)-usedAt.Int64 > grace.Milliseconds() {
+				if _, err := r.revokeSessionTx(ctx, tx, out.SessionID, "", "refresh token reuse", now); err != nil {
+					return err
+				}
+				out.Reused = true
+				return nil
+			}
+		} else {
+			res, err := tx.ExecContext(ctx, r.db.Rebind(`UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL`), ms(now), old)
+			if err != nil {
+				return unavailable(err)
+			}
+			if n, _ := res.RowsAffected(); n != 1 {
+				return errInvalidToken
+			}
+		}
+		exp := now.Add(refreshTTL)
+		if exp.After(fromMS(sessExp)) {
+			exp = fromMS(sessExp)
+		}
+		if err := r.insertRefresh(ctx, tx, out.SessionID, newDigest, now, exp); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, r.db.Rebind(`UPDATE sessions SET last_used_at = ? WHERE id = ?`), ms(now), out.SessionID)
+		return unavailable(err)
+	})
+	if err == nil && out.Reused {
+		return out, errRefreshReuse
+	}
+	return out, err
+}
+
+// forUpdate locks the selected rows on engines with row locks; SQLite's
+// immediate transactions already hold the database write lock.
+func (r *repo) forUpdate() string {
+	if r.db.Dialect == store.SQLite {
+		return ""
+	}
+	return " FOR UPDATE"
+}
+
+// sessionLive reports whether session id exists for user, unrevoked and
+// unexpired.
+func (r *repo) sessionLive(ctx context.Context, id, userID string, now time.Time) (bool, error) {
+	var n int
+	err := r.db.QueryRowContext(ctx, r.db.Rebind(`SELECT COUNT(*) FROM sessions WHERE id = ? AND user_id = ? AND revoked_at IS NULL AND expires_at > ?`), id, userID, ms(now)).Scan(&n)
+	if err != nil {
+		return false, unavailable(err)
+	}
+	return n == 1, nil
+}
+
+// sessionOfRefresh returns the session a refresh token belongs to.
+func (r *repo) sessionOfRefresh(ctx context.Context, digest string) (string, error) {
+	var id string
+	err := r.db.QueryRowContext(ctx, r.db.Rebind(`SELECT session_id FROM refresh_tokens WHERE token_hash = ?`), digest).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ErrNotFound
+	}
+	return id, unavailable(err)
+}
+
+func (r *repo) revokeSessionTx(ctx context.Context, tx *sql.Tx, id, userID, reason string, now time.Time) (bool, error) {
+	q := `UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE id = ? AND revoked_at IS NULL`
+	args := []any{ms(now), reason, id}
+	if userID != "" {
+		q += ` AND user_id = ?`
+		args = append(args, userID)
+	}
+	res, err := tx.ExecContext(ctx, r.db.Rebind(q), args...)
+	if err != nil {
+		return false, unavailable(err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// revokeSession ends one session of userID; false when there was none live.
+func (r *repo) revokeSession(ctx context.Context, id, userID, reason string, now time.Time) (bool, error) {
+	var ok bool
+	err := r.db.InTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		ok, err = r.revokeSessionTx(ctx, tx, id, userID, reason, now)
+		return err
+	})
+	return ok, err
+}
+
+// revokeSessionsTx ends every live session of userID but except.
+func (r *repo) revokeSessionsTx(ctx context.Context, tx *sql.Tx, userID, except, reason string, now time.Time) (int64, error) {
+	res, err := tx.ExecContext(ctx, r.db.Rebind(`UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE user_id = ? AND id <> ? AND revoked_at IS NULL`),
+		ms(now), reason, userID, except)
+	if err != nil {
+		return 0, unavailable(err)
+	}
+	return res.RowsAffected()
+}
+
+func (r *repo) revokeSessions(ctx context.Context, userID, except, reason string, now time.Time) (int64, error) {
+	var n int64
+	err := r.db.InTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		n, err = r.revokeSessionsTx(ctx, tx, userID, except, reason, now)
+		return err
+	})
+	return n, err
+}
+
+func (r *repo) listSessions(ctx context.Context, userID string, now time.Time) ([]Session, error) {
+	rows, err := r.db.QueryContext(ctx, r.db.Rebind(`SELECT id, created_at, last_used_at, expires_at, user_agent, ip FROM sessions
+		WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? ORDER BY last_used_at DESC`), userID, ms(now))
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	defer rows.Close()
+	var out []Session
+	for rows.Next() {
+		s := Session{UserID: userID}
+		var created, used, exp int64
+		if err := rows.Scan(&s.ID, &created, &used, &exp, &s.UserAgent, &s.IP); err != nil {
+			return nil, unavailable(err)
+		}
+		s.CreatedAt, s.LastUsedAt, s.ExpiresAt = fromMS(created), fromMS(used), fromMS(exp)
+		out = append(out, s)
+	}
+	return out, unavailable(rows.Err())
+}
+
+// loginFailures returns the consecutive failures recorded under k; an entry
+// idle for longer than failureMemory counts as none.
+func (r *repo) loginFailures(ctx context.Context, k string, now time.Time) (int, time.Time, error) {
+	var n int
+	var last int64
+	err := r.db.QueryRowContext(ctx, r.db.Rebind(`SELECT failures, last_at FROM login_failures WHERE login_key = ?`), k).Scan(&n, &last)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && now.Sub(fromMS(last)) > failureMemory) {
+		return 0, time.Time{}, nil
+	}
+	if err != nil {
+		return 0, time.Time{}, unavailable(err)
+	}
+	return n, fromMS(last), nil
+}
+
+// recordLoginFailure adds one failure under k and returns the new count.
+func (r *repo) recordLoginFailure(ctx context.Context, k string, now time.Time) (int, error) {
+	var count int
+	err := r.db.InTx(ctx, func(tx *sql.Tx) error {
+		var n int
+		var last int64
+		err := tx.QueryRowContext(ctx, r.db.Rebind(`SELECT failures, last_at FROM login_failures WHERE login_key = ?`+r.forUpdate()), k).Scan(&n, &last)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			count = 1
+			_, err = tx.ExecContext(ctx, r.db.Rebind(`INSERT INTO login_failures (login_key, failures, last_at) VALUES (?, ?, ?)`), k, count, ms(now))
+		case err != nil:
+		default:
+			count = n + 1
+			if now.Sub(fromMS(last)) > failureMemory {
+				count = 1
+			}
+			_, err = tx.ExecContext(ctx, r.db.Rebind(`UPDATE login_failures SET failures = ?, last_at = ? WHERE login_key = ?`), count, ms(now), k)
+		}
+		if err != nil {
+			return unavailable(err)
+		}
+		// Forget idle entries, so names tried once do not pile up.
+		_, err = tx.ExecContext(ctx, r.db.Rebind(`DELETE FROM login_failures WHERE last_at < ?`), ms(now.Add(-failureMemory)))
+		return unavailable(err)
+	})
+	return count, err
+}
+
+func (r *repo) clearLoginFailures(ctx context.Context, keys ...string) error {
+	for _, k := range keys {
+		if _, err := r.db.ExecContext(ctx, r.db.Rebind(`DELETE FROM login_failures WHERE login_key = ?`), k); err != nil {
+			return unavailable(err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,681 @@
+package accounts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/wardenhq/warden/auth"
+	"github.com/wardenhq/warden/mail"
+	"github.com/wardenhq/warden/password"
+	"github.com/wardenhq/warden/ratelimit"
+	"github.com/wardenhq/warden/revoke"
+	"github.com/wardenhq/warden/store"
+)
+
+// Token purposes in one_time_tokens.
+const (
+	purposeVerify = "verify_email"
+	purposeReset  = "password_reset"
+)
+
+// Failed-login backoff, after NIST SP 800-63B section 5.2.2: a growing delay
+// from the fifth consecutive failure, capped, and a reset required after
+// maxFailures. Entries idle for failureMemory are forgotten.
+const (
+	freeFailures  = 5
+	maxBackoff    = 15 * time.Minute
+	maxFailures   = 100
+	failureMemory = 24 * time.Hour
+)
+
+// Config wires the service. Zero durations take the defaults in API.md.
+type Config struct {
+	DB         *store.DB
+	Hasher     *password.Hasher
+	Policy     password.Policy
+	Mailer     mail.Mailer
+	PublicURL  string
+	Signer     *auth.Signer
+	JWT        *auth.JWT
+	Revocation revoke.Store
+	Logger     *slog.Logger
+
+	RefreshTTL   time.Duration // 7 days
+	RefreshGrace time.Duration // racing tabs; 5 s when 0, negative for none
+	VerifyTTL    time.Duration // 24 h
+	ResetTTL     time.Duration // 1 h
+	// AuthRate limits register, login, refresh, reset and resend per client
+	// IP; 5 per minute when zero.
+	AuthRate ratelimit.Policy
+	Now      func() time.Time
+}
+
+// Service is the identity service.
+type Service struct {
+	cfg    Config
+	repo   *repo
+	log    *slog.Logger
+	now    func() time.Time
+	mailWG sync.WaitGroup
+}
+
+// New validates cfg and returns the service.
+func New(cfg Config) (*Service, error) {
+	switch {
+	case cfg.DB == nil, cfg.Hasher == nil, cfg.Mailer == nil, cfg.Signer == nil, cfg.JWT == nil, cfg.Revocation == nil:
+		return nil, errors.New("accounts: DB, Hasher, Mailer, Signer, JWT and Revocation are required")
+	case cfg.PublicURL == "":
+		return nil, errors.New("accounts: PublicURL is required for links in email")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.RefreshTTL == 0 {
+		cfg.RefreshTTL = 7 * 24 * time.Hour
+	}
+	if cfg.RefreshGrace == 0 {
+		cfg.RefreshGrace = 5 * time.Second
+	}
+	if cfg.RefreshGrace < 0 {
+		cfg.RefreshGrace = 0
+	}
+	if cfg.VerifyTTL == 0 {
+		cfg.VerifyTTL = 24 * time.Hour
+	}
+	if cfg.ResetTTL == 0 {
+		cfg.ResetTTL = time.Hour
+	}
+	if cfg.AuthRate.Rate == 0 {
+		cfg.AuthRate = ratelimit.Policy{Name: "auth", Rate: 5.0 / 60, Burst: 5}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Service{cfg: cfg, repo: &repo{db: cfg.DB}, log: cfg.Logger, now: cfg.Now}, nil
+}
+
+// Wait blocks until mail queued by earlier requests has been handed over.
+func (s *Service) Wait() { s.mailWG.Wait() }
+
+// event logs a security event. Attributes never carry secrets.
+func (s *Service) event(ctx context.Context, level slog.Level, name string, attrs ...slog.Attr) {
+	s.log.LogAttrs(ctx, level, "security event", append([]slog.Attr{slog.String("event", name)}, attrs...)...)
+}
+
+// send hands a message to the mailer in the background, so that response
+// times do not depend on the mail server (or reveal which branch ran). A
+// failure is logged, never returned: mail must not fail the request.
+func (s *Service) send(build func() (mail.Message, error)) {
+	msg, err := build()
+	if err != nil {
+		s.log.Error("building mail failed", slog.String("error", err.Error()))
+		return
+	}
+	s.mailWG.Add(1)
+	go func() {
+		defer s.mailWG.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := s.cfg.Mailer.Send(ctx, msg); err != nil {
+			s.log.Error("sending mail failed", slog.String("subject", msg.Subject), slog.String("error", err.Error()))
+		}
+	}()
+}
+
+// RegisterInput is what a registrant may set; nothing else is read.
+type RegisterInput struct {
+	Username  string `json:"username"`
+	Email     string `json:"email"`
+	Password  string `json:"password"`
+	FirstName string `json:"first_name"`
+	LastName  string `json:"last_name"`
+}
+
+// ValidationError lists what is wrong with an input, per field.
+type ValidationError struct{ Fields map[string][]string }
+
+func (e *ValidationError) Error() string { return fmt.Sprintf("accounts: invalid input: %v", e.Fields) }
+
+func (e *ValidationError) add(field, msg string) {
+	if e.Fields == nil {
+		e.Fields = map[string][]string{}
+	}
+	e.Fields[field] = append(e.Fields[field], msg)
+}
+
+func (e *ValidationError) orNil() error {
+	if len(e.Fields) == 0 {
+		return nil
+	}
+	return e
+}
+
+// Register creates an unverified account and mails a verification link.
+// A taken email gets the same answer as a new one (the owner is told by
+// mail instead); the returned user then carries a fresh id that matches no
+// account.
+func (s *Service) Register(ctx context.Context, in RegisterInput) (*User, error) {
+	verr := &ValidationError{}
+	validateUsername(verr, in.Username)
+	email := validateEmail(verr, in.Email)
+	validateName(verr, "first_name", in.FirstName)
+	validateName(verr, "last_name", in.LastName)
+	for _, m := range s.cfg.Policy.Validate(in.Password, in.Username, email) {
+		verr.add("password", m)
+	}
+	if err := verr.orNil(); err != nil {
+		return nil, err
+	}
+	// Hash before looking anything up, so a taken email costs the same.
+	hash, err := s.cfg.Hasher.Hash(ctx, in.Password)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	u := &User{ID: uuid.NewString(), Username: in.Username, Email: email, PasswordHash: hash, FirstName: in.FirstName, LastName: in.LastName, Permissions: []string{}}
+	err = s.repo.createUser(ctx, u, now)
+	switch {
+	case errors.Is(err, ErrUsernameTaken):
+		verr.add("username", "A user with that username already exists.")
+		return nil, verr
+	case errors.Is(err, ErrEmailTaken):
+		s.event(ctx, slog.LevelInfo, "register_existing_email")
+		s.send(func() (mail.Message, error) { return mail.AccountExistsNotice(email, s.cfg.PublicURL) })
+		return &User{ID: uuid.NewString(), Username: in.Username, Email: email}, nil
+	case err != nil:
+		return nil, err
+	}
+	if err := s.mailVerification(ctx, u, now); err != nil {
+		return nil, err
+	}
+	s.event(ctx, slog.LevelInfo, "registered", slog.String("user_id", u.ID))
+	return u, nil
+}
+
+func (s *Service) mailVerification(ctx context.Context, u *User, now time.Time) error {
+	plain, digest, err := newToken()
+	if err != nil {
+		return err
+	}
+	if err := s.repo.invalidateOneTimeTokens(ctx, u.ID, purposeVerify, now); err != nil {
+		return err
+	}
+	if err := s.repo.createOneTimeToken(ctx, u.ID, purposeVerify, digest, now, s.cfg.VerifyTTL); err != nil {
+		return err
+	}
+	s.send(func() (mail.Message, error) {
+		return mail.VerificationMessage(u.Email, u.Username, s.cfg.PublicURL, plain)
+	})
+	return nil
+}
+
+// ResendVerification mails a new link when email names an unverified
+// account, and silently does nothing otherwise.
+func (s *Service) ResendVerification(ctx context.Context, email string) error {
+	u, err := s.repo.userByEmail(ctx, email)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if u.EmailVerified {
+		return nil
+	}
+	return s.mailVerification(ctx, u, s.now())
+}
+
+// Tokens is a successful login.
+type Tokens struct {
+	Access  string
+	Refresh string
+	User    *User
+}
+
+// Client describes where a login comes from, for the sessions list.
+type Client struct {
+	UserAgent string
+	IP        string
+}
+
+// VerifyEmail spends a verification token, marks the email verified and
+// logs the user in.
+func (s *Service) VerifyEmail(ctx context.Context, token string, c Client) (*Tokens, error) {
+	now := s.now()
+	var userID string
+	err := s.cfg.DB.InTx(ctx, func(tx *sqlTx) error {
+		var err error
+		if userID, err = s.repo.consumeOneTimeToken(ctx, tx, digestOf(token), purposeVerify, now); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, s.cfg.DB.Rebind(`UPDATE users SET email_verified = ?, updated_at = ? WHERE id = ?`), true, ms(now), userID)
+		return unavailable(err)
+	})
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.repo.userByID(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	s.event(ctx, slog.LevelInfo, "email_verified", slog.String("user_id", u.ID))
+	return s.startSession(ctx, u, c, now)
+}
+
+// Login outcomes beyond ErrBadCredentials.
+var (
+	// ErrBadCredentials is the one answer for an unknown user and a wrong
+	// password alike.
+	ErrBadCredentials = errors.New("accounts: invalid username or password")
+	// ErrNotVerified means the password was right but the email is not
+	// verified yet.
+	ErrNotVerified = errors.New("accounts: email not verified")
+)
+
+// ThrottledError asks the client to wait before trying again.
+type ThrottledError struct {
+	RetryAfter time.Duration
+	// NeedsReset is set after maxFailures consecutive failures.
+	NeedsReset bool
+}
+
+func (e *ThrottledError) Error() string { return "accounts: too many failed logins" }
+
+// Login checks a username (or email) and password and starts a session.
+func (s *Service) Login(ctx context.Context, login, pw string, c Client) (*Tokens, error) {
+	now := s.now()
+	u, err := s.repo.userByLogin(ctx, login)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	// Failures are counted per account, or per name tried when there is no
+	// account, so that throttling looks the same either way.
+	failKey := "n:" + key(login)
+	if u != nil {
+		failKey = "u:" + u.ID
+	}
+	failures, last, err := s.repo.loginFailures(ctx, failKey, now)
+	if err != nil {
+		return nil, err
+	}
+	if wait, reset := backoff(failures, last, now); wait > 0 {
+		s.event(ctx, slog.LevelWarn, "login_throttled", slog.Int("failures", failures))
+		return nil, &ThrottledError{RetryAfter: wait, NeedsReset: reset}
+	}
+	var ok, rehash bool
+	if u == nil {
+		err = s.cfg.Hasher.VerifyDummy(ctx, pw)
+	} else {
+		ok, rehash, err = s.cfg.Hasher.Verify(ctx, pw, u.PasswordHash)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		n, err := s.repo.recordLoginFailure(ctx, failKey, now)
+		if err != nil {
+			return nil, err
+		}
+		attrs := []slog.Attr{slog.Int("failures", n)}
+		if u != nil {
+			attrs = append(attrs, slog.String("user_id", u.ID))
+		}
+		s.event(ctx, slog.LevelWarn, "login_failed", attrs...)
+		return nil, ErrBadCredentials
+	}
+	if !u.EmailVerified {
+		return nil, ErrNotVerified
+	}
+	if err := s.repo.clearLoginFailures(ctx, failKey); err != nil {
+		return nil, err
+	}
+	if rehash {
+		if h, err := s.cfg.Hasher.Hash(ctx, pw); err == nil {
+			if err := s.repo.setPasswordHash(ctx, u.ID, h, now); err != nil {
+				return nil, err
+			}
+		}
+	}
+	s.event(ctx, slog.LevelInfo, "login_succeeded", slog.String("user_id", u.ID))
+	return s.startSession(ctx, u, c, now)
+}
+
+// backoff returns how long a login under a key with failures consecutive
+// failures, the last at last, must wait.
+func backoff(failures int, last, now time.Time) (time.Duration, bool) {
+	if failures >= maxFailures {
+		return time.Hour, true
+	}
+	if failures < freeFailures {
+		return 0, false
+	}
+	delay := maxBackoff
+	if shift := failures - freeFailures; shift < 10 {
+		delay = min(time.Duration(1<<shift)*time.Second, maxBackoff)
+	}
+	wait := last.Add(delay).Sub(now)
+	if wait <= 0 {
+		return 0, false
+	}
+	return wait, false
+}
+
+// startSession creates a login and its first refresh token.
+func (s *Service) startSession(ctx context.Context, u *User, c Client, now time.Time) (*Tokens, error) {
+	plain, digest, err := newToken()
+	if err != nil {
+		return nil, err
+	}
+	sid, err := auth.RandomToken(16)
+	if err != nil {
+		return nil, err
+	}
+	sess := &Session{ID: sid, UserID: u.ID, CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTTL), UserAgent: truncate(c.UserAgent, 256), IP: c.IP}
+	err = s.cfg.DB.InTx(ctx, func(tx *sqlTx) error {
+		return s.repo.insertSession(ctx, tx, sess, digest, sess.ExpiresAt)
+	})
+	if err != nil {
+		return nil, err
+	}
+	access, err := s.accessToken(u, sid)
+	if err != nil {
+		return nil, err
+	}
+	return &Tokens{Access: access, Refresh: plain, User: u}, nil
+}
+
+func (s *Service) accessToken(u *User, sessionID string) (string, error) {
+	t, err := s.cfg.Signer.Sign(u.ID, map[string]any{
+		"is_staff":    u.IsStaff,
+		"is_admin":    u.IsAdmin,
+		"permissions": u.Permissions,
+		"sid":         sessionID,
+	})
+	return t.Raw, err
+}
+
+// Refresh rotates a refresh token.
+func (s *Service) Refresh(ctx context.Context, refresh string) (*Tokens, error) {
+	now := s.now()
+	plain, digest, err := newToken()
+	if err != nil {
+		return nil, err
+	}
+	rot, err := s.repo.rotateRefresh(ctx, digestOf(refresh), digest, now, s.cfg.RefreshGrace, s.cfg.RefreshTTL)
+	if errors.Is(err, errRefreshReuse) {
+		s.event(ctx, slog.LevelWarn, "refresh_token_reuse", slog.String("user_id", rot.UserID), slog.String("session_id", rot.SessionID))
+		return nil, ErrBadCredentials
+	}
+	if errors.Is(err, errInvalidToken) {
+		return nil, ErrBadCredentials
+	}
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.repo.userByID(ctx, rot.UserID)
+	if err != nil {
+		return nil, err
+	}
+	access, err := s.accessToken(u, rot.SessionID)
+	if err != nil {
+		return nil, err
+	}
+	return &Tokens{Access: access, Refresh: plain, User: u}, nil
+}
+
+// Logout ends the caller's session (and the login the refresh token names,
+// when it is the caller's) and revokes the current access token.
+func (s *Service) Logout(ctx context.Context, id *auth.Identity, refresh string) error {
+	now := s.now()
+	sid, _ := id.Claims["sid"].(string)
+	if refresh != "" {
+		other, err := s.repo.sessionOfRefresh(ctx, digestOf(refresh))
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		if other != "" && other != sid {
+			if _, err := s.repo.revokeSession(ctx, other, id.UserID, "logout", now); err != nil {
+				return err
+			}
+		}
+	}
+	if _, err := s.repo.revokeSession(ctx, sid, id.UserID, "logout", now); err != nil {
+		return err
+	}
+	if err := s.cfg.Revocation.Revoke(ctx, id.TokenID, id.ExpiresAt); err != nil {
+		return err
+	}
+	s.event(ctx, slog.LevelInfo, "logout", slog.String("user_id", id.UserID))
+	return nil
+}
+
+// LogoutAll ends every session of the caller.
+func (s *Service) LogoutAll(ctx context.Context, id *auth.Identity) error {
+	n, err := s.repo.revokeSessions(ctx, id.UserID, "", "logout-all", s.now())
+	if err != nil {
+		return err
+	}
+	if err := s.cfg.Revocation.Revoke(ctx, id.TokenID, id.ExpiresAt); err != nil {
+		return err
+	}
+	s.event(ctx, slog.LevelInfo, "sessions_revoked", slog.String("user_id", id.UserID), slog.Int64("count", n), slog.String("reason", "logout-all"))
+	return nil
+}
+
+// RequestReset mails a reset link when email names an account; it does
+// the same visible work either way.
+func (s *Service) RequestReset(ctx context.Context, email string) error {
+	now := s.now()
+	plain, digest, err := newToken()
+	if err != nil {
+		return err
+	}
+	u, err := s.repo.userByEmail(ctx, email)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.repo.invalidateOneTimeTokens(ctx, u.ID, purposeReset, now); err != nil {
+		return err
+	}
+	if err := s.repo.createOneTimeToken(ctx, u.ID, purposeReset, digest, now, s.cfg.ResetTTL); err != nil {
+		return err
+	}
+	s.event(ctx, slog.LevelInfo, "password_reset_requested", slog.String("user_id", u.ID))
+	s.send(func() (mail.Message, error) { return mail.ResetMessage(u.Email, u.Username, s.cfg.PublicURL, plain) })
+	return nil
+}
+
+// ErrInvalidToken is the answer for a verification or reset token that is
+// unknown, used or expired.
+var ErrInvalidToken = errInvalidToken
+
+// ConfirmReset spends a reset token and sets a new password; every session
+// of the user ends. It does not log the user in.
+func (s *Service) ConfirmReset(ctx context.Context, token, newPassword string) error {
+	now := s.now()
+	digest := digestOf(token)
+	// Check the token before the expensive hash, without spending it.
+	var userID string
+	err := s.cfg.DB.QueryRowContext(ctx, s.cfg.DB.Rebind(`SELECT user_id FROM one_time_tokens WHERE token_hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ?`),
+		digest, purposeReset, ms(now)).Scan(&userID)
+	if err != nil {
+		if isNoRows(err) {
+			return ErrInvalidToken
+		}
+		return unavailable(err)
+	}
+	u, err := s.repo.userByID(ctx, userID)
+	if err != nil {
+		return err
+	}
+	verr := &ValidationError{}
+	for _, m := range s.cfg.Policy.Validate(newPassword, u.Username, u.Email) {
+		verr.add("password", m)
+	}
+	if err := verr.orNil(); err != nil {
+		return err
+	}
+	hash, err := s.cfg.Hasher.Hash(ctx, newPassword)
+	if err != nil {
+		return err
+	}
+	err = s.cfg.DB.InTx(ctx, func(tx *sqlTx) error {
+		if _, err := s.repo.consumeOneTimeToken(ctx, tx, digest, purposeReset, now); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.cfg.DB.Rebind(`UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`), hash, ms(now), userID); err != nil {
+			return unavailable(err)
+		}
+		_, err := s.repo.revokeSessionsTx(ctx, tx, userID, "", "password reset", now)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if err := s.repo.clearLoginFailures(ctx, "u:"+userID); err != nil {
+		return err
+	}
+	s.event(ctx, slog.LevelInfo, "password_reset", slog.String("user_id", userID))
+	s.send(func() (mail.Message, error) { return mail.PasswordChangedNotice(u.Email, u.Username) })
+	return nil
+}
+
+// ErrWrongPassword means the current password given to ChangePassword was
+// wrong.
+var ErrWrongPassword = errors.New("accounts: current password is wrong")
+
+// ChangePassword replaces the caller's password after checking the current
+// one; every other session ends, the caller's stays.
+func (s *Service) ChangePassword(ctx context.Context, id *auth.Identity, current, next string) error {
+	now := s.now()
+	u, err := s.repo.userByID(ctx, id.UserID)
+	if err != nil {
+		return err
+	}
+	ok, _, err := s.cfg.Hasher.Verify(ctx, current, u.PasswordHash)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		s.event(ctx, slog.LevelWarn, "password_change_refused", slog.String("user_id", u.ID))
+		return ErrWrongPassword
+	}
+	verr := &ValidationError{}
+	for _, m := range s.cfg.Policy.Validate(next, u.Username, u.Email) {
+		verr.add("new_password", m)
+	}
+	if next == current {
+		verr.add("new_password", "The new password must differ from the current one.")
+	}
+	if err := verr.orNil(); err != nil {
+		return err
+	}
+	hash, err := s.cfg.Hasher.Hash(ctx, next)
+	if err != nil {
+		return err
+	}
+	sid, _ := id.Claims["sid"].(string)
+	err = s.cfg.DB.InTx(ctx, func(tx *sqlTx) error {
+		if _, err := tx.ExecContext(ctx, s.cfg.DB.Rebind(`UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`), hash, ms(now), u.ID); err != nil {
+			return unavailable(err)
+		}
+		_, err := s.repo.revokeSessionsTx(ctx, tx, u.ID, sid, "password changed", now)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.event(ctx, slog.LevelInfo, "password_changed", slog.String("user_id", u.ID))
+	s.send(func() (mail.Message, error) { return mail.PasswordChangedNotice(u.Email, u.Username) })
+	return nil
+}
+
+// Sessions lists the caller's live sessions.
+func (s *Service) Sessions(ctx context.Context, userID string) ([]Session, error) {
+	return s.repo.listSessions(ctx, userID, s.now())
+}
+
+// EndSession ends one of the caller's sessions; ErrNotFound when the id is
+// not a live session of theirs.
+func (s *Service) EndSession(ctx context.Context, userID, sessionID string) error {
+	ok, err := s.repo.revokeSession(ctx, sessionID, userID, "ended by user", s.now())
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ErrNotFound
+	}
+	s.event(ctx, slog.LevelInfo, "session_revoked", slog.String("user_id", userID))
+	return nil
+}
+
+// User returns the account with id.
+func (s *Service) User(ctx context.Context, id string) (*User, error) {
+	return s.repo.userByID(ctx, id)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// CreateOptions are the operator-only attributes of CreateUser.
+type CreateOptions struct {
+	Admin, Staff, Verified bool
+	Permissions            []string
+}
+
+// CreateUser creates an account for an operator (warden user create).
+// Unlike Register it reports a taken email plainly: the operator is trusted.
+func (s *Service) CreateUser(ctx context.Context, in RegisterInput, opts CreateOptions) (*User, error) {
+	verr := &ValidationError{}
+	validateUsername(verr, in.Username)
+	email := validateEmail(verr, in.Email)
+	for _, m := range s.cfg.Policy.Validate(in.Password, in.Username, email) {
+		verr.add("password", m)
+	}
+	if err := verr.orNil(); err != nil {
+		return nil, err
+	}
+	hash, err := s.cfg.Hasher.Hash(ctx, in.Password)
+	if err != nil {
+		return nil, err
+	}
+	perms := opts.Permissions
+	if perms == nil {
+		perms = []string{}
+	}
+	u := &User{ID: uuid.NewString(), Username: in.Username, Email: email, PasswordHash: hash, FirstName: in.FirstName, LastName: in.LastName,
+		IsAdmin: opts.Admin, IsStaff: opts.Staff, EmailVerified: opts.Verified, Permissions: perms}
+	if err := s.repo.createUser(ctx, u, s.now()); err != nil {
+		return nil, err
+	}
+	s.event(ctx, slog.LevelInfo, "user_created_by_operator", slog.String("user_id", u.ID))
+	return u, nil
+}
+
+// RevokeUserSessions ends every session of the named user (warden sessions
+// revoke).
+func (s *Service) RevokeUserSessions(ctx context.Context, username string) (int64, error) {
+	u, err := s.repo.userByUsername(ctx, username)
+	if err != nil {
+		return 0, err
+	}
+	n, err := s.repo.revokeSessions(ctx, u.ID, "", "revoked by operator", s.now())
+	if err != nil {
+		return 0, err
+	}
+	s.event(ctx, slog.LevelInfo, "sessions_revoked", slog.String("user_id", u.ID), slog.Int64("count", n), slog.String("reason", "operator"))
+	return n, nil
+}
