@@ -185,8 +185,13 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*User, error)
 		verr.add("username", "A user with that username already exists.")
 		return nil, verr
 	case errors.Is(err, ErrEmailTaken):
-		s.event(ctx, slog.LevelInfo, "register_existing_email")
-		s.send(func() (mail.Message, error) { return mail.AccountExistsNotice(email, s.cfg.PublicURL) })
+		// Tell the owner, at the address on file, instead of the caller.
+		owner, err := s.repo.userByEmail(ctx, email)
+		if err != nil {
+			return nil, err
+		}
+		s.event(ctx, slog.LevelInfo, "register_existing_email", slog.String("user_id", owner.ID))
+		s.send(func() (mail.Message, error) { return mail.AccountExistsNotice(owner.Email, s.cfg.PublicURL) })
 		return &User{ID: uuid.NewString(), Username: in.Username, Email: email}, nil
 	case err != nil:
 		return nil, err

@@ -186,6 +186,10 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 		return s.scrub(fmt.Errorf("mail: configuring SMTP client: %w", err), rcpt.Address)
 	}
 	if err := client.DialAndSendWithContext(ctx, msg); err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			// The connection was closed under go-mail's feet; say why.
+			err = fmt.Errorf("%w: %w", ctxErr, err)
+		}
 		return s.scrub(fmt.Errorf("mail: sending via %s: %w", s, err), rcpt.Address)
 	}
 	s.logger.DebugContext(ctx, "mail sent", "subject", m.Subject, "recipient_domain", recipientDomain(rcpt.Address))

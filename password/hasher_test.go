@@ -165,9 +165,11 @@ func TestVerifyRefusesMalformedHash(t *testing.T) {
 		{"huge salt", "$argon2id$v=19$m=65536,t=2,p=1$" + strings.Repeat("A", 200) + "$" + key},
 		{"short key", "$argon2id$v=19$m=65536,t=2,p=1$" + salt + "$AAAAAAAAAAAAAAAAAAAA"},
 		{"padded base64", "$argon2id$v=19$m=65536,t=2,p=1$c29tZXNhbHQ=$" + key},
-		{"URL alphabet", "$argon2id$v=19$m=65536,t=2,p=1$" + salt + "$" + strings.ReplaceAll(key, "+", "-")},
+		{"URL alphabet", "$argon2id$v=19$m=65536,t=2,p=1$" + salt + "$" + key[:20] + "-_" + key[22:]},
 		{"non-canonical trailing bits", "$argon2id$v=19$m=65536,t=2,p=1$c29tZXNhbHR$" + key},
 		{"trailing newline", good + "\n"},
+		{"newline inside key", "$argon2id$v=19$m=65536,t=2,p=1$" + salt + "$" + key[:20] + "\n" + key[20:]},
+		{"NUL", good + "\x00"},
 		{"very long", good + strings.Repeat("A", 1<<20)},
 	}
 	h := testHasher(t, password.Options{})
@@ -472,7 +474,7 @@ func TestBusy(t *testing.T) {
 // TestLargeStoredHashRunsAlone checks that a stored hash needing more
 // memory than the whole budget still verifies, taking the whole budget.
 func TestLargeStoredHashRunsAlone(t *testing.T) {
-	h := testHasher(t, password.Options{MemoryBudget: 64 * 1024})
+	h := testHasher(t, password.Options{MemoryBudget: 4 * 64 * 1024}) // 4 slots of 64 KiB
 	big := testHasher(t, password.Options{Params: password.Params{Memory: 1024, Iterations: 1}})
 	stored := mustHash(t, big, "correct horse")
 	for i, err := range verifyAll(t, h, stored, 8) {

@@ -65,6 +65,13 @@ func parsePHC(s string) (phc, error) {
 	if len(s) > maxPHCLength {
 		return out, invalid("too long")
 	}
+	// The base64 decoder skips line breaks; nothing outside the PHC
+	// alphabet may pass.
+	for i := 0; i < len(s); i++ {
+		if !isPHCByte(s[i]) {
+			return out, invalid("unexpected character")
+		}
+	}
 	rest, ok := strings.CutPrefix(s, phcPrefix)
 	if !ok {
 		switch {
@@ -113,6 +120,12 @@ func parsePHC(s string) (phc, error) {
 		return phc{}, invalid("key is not canonical unpadded base64")
 	}
 	return out, nil
+}
+
+// isPHCByte reports whether c may occur in an Argon2id PHC string.
+func isPHCByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+		c == '+' || c == '/' || c == '$' || c == '=' || c == ','
 }
 
 type param struct {

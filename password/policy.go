@@ -59,8 +59,12 @@ func (p Policy) Check() error {
 	if p.MaxLength != 0 && (p.MaxLength < minMaxLength || p.MaxLength > maxMaxLength) {
 		return fmt.Errorf("password: MaxLength %d is outside %d..%d; set 0 for the default (%d)", p.MaxLength, minMaxLength, maxMaxLength, DefaultMaxLength)
 	}
-	if minLen, maxLen := p.lengths(); minLen > maxLen {
-		return fmt.Errorf("password: MinLength %d is above MaxLength %d", minLen, maxLen)
+	maxLen := p.MaxLength
+	if maxLen == 0 {
+		maxLen = DefaultMaxLength
+	}
+	if p.MinLength > maxLen {
+		return fmt.Errorf("password: MinLength %d is above MaxLength %d", p.MinLength, maxLen)
 	}
 	return nil
 }
