@@ -122,9 +122,7 @@ func (s *Service) send(build func() (mail.Message, error)) {
 		defer s.mailWG.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		if err := s.cfg.Mailer.Send(ctx, msg); err != nil {
-			s.log.Error("sending mail failed", slog.String("subject", msg.Subject), slog.String("error", err.Error()))
-		}
+		_ = mail.SendLogged(ctx, s.cfg.Mailer, msg, s.log)
 	}()
 }
 

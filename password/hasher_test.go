@@ -6,7 +6,6 @@ import (
 	"errors"
 	"regexp"
 	"runtime"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -268,6 +267,9 @@ func TestVerifyForeignVectors(t *testing.T) {
 			if !ok || !rehash || err != nil {
 				t.Errorf("Verify = %v, %v, %v; want true, true, nil", ok, rehash, err)
 			}
+			if strings.Contains(tt.phc, "m=65536") {
+				return // 64 MiB: once is enough (slow under -race)
+			}
 			if ok, _, _ := h.Verify(context.Background(), tt.password+"x", tt.phc); ok {
 				t.Error("a different password verified")
 			}
@@ -353,23 +355,25 @@ func TestVerifyDummy(t *testing.T) {
 	if err := h.VerifyDummy(ctx, "correct horse"); err != nil {
 		t.Fatalf("VerifyDummy: %v", err)
 	}
-	// VerifyDummy must cost what Verify of a wrong password costs. Compare
-	// medians, with a generous margin for a busy machine.
-	median := func(f func()) time.Duration {
-		var d []time.Duration
-		for range 9 {
-			start := time.Now()
-			f()
-			d = append(d, time.Since(start))
+	// VerifyDummy must cost what Verify of a wrong password costs. The
+	// two are measured alternately and their fastest runs compared, which
+	// is robust against a busy machine slowing some runs.
+	fastest := func(d *time.Duration, f func()) {
+		start := time.Now()
+		f()
+		if e := time.Since(start); *d == 0 || e < *d {
+			*d = e
 		}
-		slices.Sort(d)
-		return d[len(d)/2]
 	}
-	real := median(func() { h.Verify(ctx, "wrong horse", stored) })
-	dummy := median(func() { h.VerifyDummy(ctx, "wrong horse") })
-	if dummy < real/3 || dummy > real*3 {
+	var real, dummy time.Duration
+	for range 15 {
+		fastest(&real, func() { h.Verify(ctx, "wrong horse", stored) })
+		fastest(&dummy, func() { h.VerifyDummy(ctx, "wrong horse") })
+	}
+	if dummy < real/2 || dummy > real*2 {
 		t.Errorf("VerifyDummy takes %v, Verify %v: not comparable", dummy, real)
 	}
+	t.Logf("fastest Verify %v, VerifyDummy %v", real, dummy)
 }
 
 func TestCanceledContext(t *testing.T) {

@@ -8,7 +8,7 @@
 // side up, then counts responses for a fixed duration; every response must be
 // 200 with the expected body, or it counts as an error.
 //
-//	go run ./bench/load                       # 3 rounds of 10s per side, 32 workers
+//	go run ./bench/load                       # 3 rounds of 10s per side, 16 workers
 //	go run ./bench/load -rounds 5 -duration 20s -workers 64
 //	go run ./bench/load -json                 # results as JSON on stdout
 //
@@ -28,6 +28,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -108,11 +109,12 @@ type report struct {
 
 func main() {
 	var o options
-	flag.IntVar(&o.Workers, "workers", 32, "concurrent client workers, each on its own keep-alive connection")
+	flag.IntVar(&o.Workers, "workers", 16, "concurrent client workers, each on its own keep-alive connection")
 	flag.DurationVar(&o.Duration, "duration", 10*time.Second, "measured duration of each round, per side")
 	flag.DurationVar(&o.Warmup, "warmup", 2*time.Second, "unmeasured warm-up before each measured round")
 	flag.IntVar(&o.Rounds, "rounds", 3, "alternating bare/pipeline rounds")
 	asJSON := flag.Bool("json", false, "print the results as JSON on stdout (progress goes to stderr)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (servers and load generator) to `file`")
 	flag.Parse()
 	if o.Workers < 1 || o.Rounds < 1 || o.Duration <= 0 || o.Warmup < 0 {
 		fmt.Fprintln(os.Stderr, "load: -workers and -rounds must be at least 1, -duration positive, -warmup not negative")
@@ -123,7 +125,23 @@ func main() {
 	if *asJSON {
 		progress = os.Stderr
 	}
+	stopProfile := func() {}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "load: cpu profile:", err)
+			os.Exit(1)
+		}
+		stopProfile = func() {
+			pprof.StopCPUProfile()
+			_ = f.Close()
+		}
+	}
 	rep, err := run(context.Background(), o, progress)
+	stopProfile()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)
@@ -146,6 +164,7 @@ func main() {
 // side is one server under test and the client that drives it.
 type side struct {
 	name   string
+	labels pprof.LabelSet
 	url    string
 	header http.Header // sent on every request
 	client *http.Client
@@ -171,12 +190,12 @@ func run(ctx context.Context, o options, progress io.Writer) (*report, error) {
 	hdr.Set("Authorization", f.Authorization())
 	hdr.Set("Origin", bench.Origin)
 	hdr.Set("Accept", "application/json")
-	bare, err := startSide(ctx, "bare net/http", bareMux, hdr, o.Workers)
+	bare, err := startSide(ctx, "bare net/http", "bare", bareMux, hdr, o.Workers)
 	if err != nil {
 		return nil, err
 	}
 	defer bare.close()
-	wd, err := startSide(ctx, "warden pipeline", f.Router, hdr, o.Workers)
+	wd, err := startSide(ctx, "warden pipeline", "pipeline", f.Router, hdr, o.Workers)
 	if err != nil {
 		return nil, err
 	}
@@ -256,7 +275,7 @@ func run(ctx context.Context, o options, progress io.Writer) (*report, error) {
 // startSide serves h on a fresh 127.0.0.1 port, with the server limits
 // Warden recommends (the same on both sides), and builds a keep-alive
 // client for it.
-func startSide(ctx context.Context, name string, h http.Handler, header http.Header, workers int) (*side, error) {
+func startSide(ctx context.Context, name, label string, h http.Handler, header http.Header, workers int) (*side, error) {
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
@@ -264,7 +283,10 @@ func startSide(ctx context.Context, name string, h http.Handler, header http.Hea
 	}
 	srv := &http.Server{Handler: h}
 	secure.ApplyServerLimits(srv)
-	go func() { _ = srv.Serve(ln) }()
+	// Goroutines inherit profiler labels, so every server and client
+	// goroutine of this side is labelled: go tool pprof -tagfocus side=pipeline.
+	labels := pprof.Labels("side", label)
+	go pprof.Do(context.Background(), labels, func(context.Context) { _ = srv.Serve(ln) })
 	tr := &http.Transport{
 		Proxy:               nil,
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
@@ -276,6 +298,7 @@ func startSide(ctx context.Context, name string, h http.Handler, header http.Hea
 	}
 	return &side{
 		name:   name,
+		labels: labels,
 		url:    "http://" + ln.Addr().String() + bench.Path,
 		header: header,
 		client: &http.Client{Transport: tr, Timeout: 10 * time.Second},
@@ -368,7 +391,7 @@ func (s *side) drive(workers int, d time.Duration) (int64, time.Duration) {
 	defer timer.Stop()
 	for range workers {
 		wg.Add(1)
-		go func() {
+		go pprof.Do(context.Background(), s.labels, func(context.Context) {
 			defer wg.Done()
 			req, err := s.newRequest()
 			if err != nil {
@@ -385,7 +408,7 @@ func (s *side) drive(workers int, d time.Duration) (int64, time.Duration) {
 				n++
 			}
 			good.Add(n)
-		}()
+		})
 	}
 	wg.Wait()
 	return good.Load(), time.Since(start)
