@@ -20,6 +20,7 @@ import (
 	"github.com/wardenhq/warden"
 	"github.com/wardenhq/warden/accounts"
 	"github.com/wardenhq/warden/auth"
+	"github.com/wardenhq/warden/internal/storetest"
 	"github.com/wardenhq/warden/mail"
 	"github.com/wardenhq/warden/password"
 	"github.com/wardenhq/warden/ratelimit"
@@ -68,7 +69,7 @@ type options struct {
 	authPerMin  int
 	hashBudget  int64
 	hashMaxWait time.Duration
-	databaseURL string
+	engine      storetest.Engine
 }
 
 func newHarness(t *testing.T, o options) *harness {
@@ -76,11 +77,7 @@ func newHarness(t *testing.T, o options) *harness {
 	dir := t.TempDir()
 	h := &harness{t: t, logs: &syncBuffer{}, clock: &clock{}, outbox: filepath.Join(dir, "outbox")}
 	logger := slog.New(slog.NewJSONHandler(h.logs, nil))
-	url := o.databaseURL
-	if url == "" {
-		url = "sqlite://" + filepath.Join(dir, "warden.db")
-	}
-	db, err := store.Open(context.Background(), url)
+	db, err := store.Open(context.Background(), o.engine.NewURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}

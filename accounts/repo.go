@@ -242,7 +242,7 @@ func (r *repo) rotateRefresh(ctx context.Context, old, newDigest string, now tim
 			return errInvalidToken
 		}
 		if usedAt.Valid {
-			if ms(now)-usedAt.Int64 > grace.Milliseconds() {
+			if grace <= 0 || ms(now)-usedAt.Int64 > grace.Milliseconds() {
 				if _, err := r.revokeSessionTx(ctx, tx, out.SessionID, "", "refresh token reuse", now); err != nil {
 					return err
 				}
@@ -370,9 +370,12 @@ func (r *repo) listSessions(ctx context.Context, userID string, now time.Time) (
 	return out, unavailable(rows.Err())
 }
 
-// loginFailures returns the consecutive failures recorded under k; an entry
-// idle for longer than failureMemory counts as none.
-func (r *repo) loginFailures(ctx context.Context, k string, now time.Time) (int, time.Time, error) {
+// sqlFailures is the FailureCounter kept in the database, used when no
+// shared cache is configured.
+type sqlFailures struct{ *repo }
+
+// Failures implements FailureCounter.
+func (r sqlFailures) Failures(ctx context.Context, k string, now time.Time) (int, time.Time, error) {
 	var n int
 	var last int64
 	err := r.db.QueryRowContext(ctx, r.db.Rebind(`SELECT failures, last_at FROM login_failures WHERE login_key = ?`), k).Scan(&n, &last)
@@ -385,36 +388,35 @@ func (r *repo) loginFailures(ctx context.Context, k string, now time.Time) (int,
 	return n, fromMS(last), nil
 }
 
-// recordLoginFailure adds one failure under k and returns the new count.
-func (r *repo) recordLoginFailure(ctx context.Context, k string, now time.Time) (int, error) {
+// Record implements FailureCounter with one upsert, so that concurrent
+// failures under a new key neither collide nor get lost.
+func (r sqlFailures) Record(ctx context.Context, k string, now time.Time) (int, error) {
+	cutoff := ms(now.Add(-failureMemory))
+	upsert := `INSERT INTO login_failures (login_key, failures, last_at) VALUES (?, 1, ?)
+		ON CONFLICT (login_key) DO UPDATE SET
+		failures = CASE WHEN login_failures.last_at < ? THEN 1 ELSE login_failures.failures + 1 END,
+		last_at = ?`
+	if r.db.Dialect == store.MySQL {
+		upsert = `INSERT INTO login_failures (login_key, failures, last_at) VALUES (?, 1, ?)
+		ON DUPLICATE KEY UPDATE failures = IF(last_at < ?, 1, failures + 1), last_at = ?`
+	}
 	var count int
 	err := r.db.InTx(ctx, func(tx *sql.Tx) error {
-		var n int
-		var last int64
-		err := tx.QueryRowContext(ctx, r.db.Rebind(`SELECT failures, last_at FROM login_failures WHERE login_key = ?`+r.forUpdate()), k).Scan(&n, &last)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			count = 1
-			_, err = tx.ExecContext(ctx, r.db.Rebind(`INSERT INTO login_failures (login_key, failures, last_at) VALUES (?, ?, ?)`), k, count, ms(now))
-		case err != nil:
-		default:
-			count = n + 1
-			if now.Sub(fromMS(last)) > failureMemory {
-				count = 1
-			}
-			_, err = tx.ExecContext(ctx, r.db.Rebind(`UPDATE login_failures SET failures = ?, last_at = ? WHERE login_key = ?`), count, ms(now), k)
+		if _, err := tx.ExecContext(ctx, r.db.Rebind(upsert), k, ms(now), cutoff, ms(now)); err != nil {
+			return unavailable(err)
 		}
-		if err != nil {
+		if err := tx.QueryRowContext(ctx, r.db.Rebind(`SELECT failures FROM login_failures WHERE login_key = ?`), k).Scan(&count); err != nil {
 			return unavailable(err)
 		}
 		// Forget idle entries, so names tried once do not pile up.
-		_, err = tx.ExecContext(ctx, r.db.Rebind(`DELETE FROM login_failures WHERE last_at < ?`), ms(now.Add(-failureMemory)))
+		_, err := tx.ExecContext(ctx, r.db.Rebind(`DELETE FROM login_failures WHERE last_at < ?`), cutoff)
 		return unavailable(err)
 	})
 	return count, err
 }
 
-func (r *repo) clearLoginFailures(ctx context.Context, keys ...string) error {
+// Clear implements FailureCounter.
+func (r sqlFailures) Clear(ctx context.Context, keys ...string) error {
 	for _, k := range keys {
 		if _, err := r.db.ExecContext(ctx, r.db.Rebind(`DELETE FROM login_failures WHERE login_key = ?`), k); err != nil {
 			return unavailable(err)

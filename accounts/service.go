@@ -34,6 +34,21 @@ const (
 	failureMemory = 24 * time.Hour
 )
 
+// FailureCounter counts consecutive failed logins per key. Entries idle for
+// FailureMemory count as none and may be dropped. The database implements
+// it by default; a Redis implementation shares it between instances.
+type FailureCounter interface {
+	// Failures returns the count under key and when the last one was.
+	Failures(ctx context.Context, key string, now time.Time) (int, time.Time, error)
+	// Record adds one failure under key and returns the new count.
+	Record(ctx context.Context, key string, now time.Time) (int, error)
+	// Clear forgets the keys.
+	Clear(ctx context.Context, keys ...string) error
+}
+
+// FailureMemory is how long a failure counter remembers its last failure.
+const FailureMemory = failureMemory
+
 // Config wires the service. Zero durations take the defaults in API.md.
 type Config struct {
 	DB         *store.DB
@@ -45,6 +60,8 @@ type Config struct {
 	JWT        *auth.JWT
 	Revocation revoke.Store
 	Logger     *slog.Logger
+	// Failures counts failed logins; the database when nil.
+	Failures FailureCounter
 
 	RefreshTTL   time.Duration // 7 days
 	RefreshGrace time.Duration // racing tabs; 5 s when 0, negative for none
@@ -97,7 +114,11 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{cfg: cfg, repo: &repo{db: cfg.DB}, log: cfg.Logger, now: cfg.Now}, nil
+	r := &repo{db: cfg.DB}
+	if cfg.Failures == nil {
+		cfg.Failures = sqlFailures{r}
+	}
+	return &Service{cfg: cfg, repo: r, log: cfg.Logger, now: cfg.Now}, nil
 }
 
 // Wait blocks until mail queued by earlier requests has been handed over.
@@ -303,7 +324,7 @@ func (s *Service) Login(ctx context.Context, login, pw string, c Client) (*Token
 	if u != nil {
 		failKey = "u:" + u.ID
 	}
-	failures, last, err := s.repo.loginFailures(ctx, failKey, now)
+	failures, last, err := s.cfg.Failures.Failures(ctx, failKey, now)
 	if err != nil {
 		return nil, err
 	}
@@ -321,7 +342,7 @@ func (s *Service) Login(ctx context.Context, login, pw string, c Client) (*Token
 		return nil, err
 	}
 	if !ok {
-		n, err := s.repo.recordLoginFailure(ctx, failKey, now)
+		n, err := s.cfg.Failures.Record(ctx, failKey, now)
 		if err != nil {
 			return nil, err
 		}
@@ -335,7 +356,7 @@ func (s *Service) Login(ctx context.Context, login, pw string, c Client) (*Token
 	if !u.EmailVerified {
 		return nil, ErrNotVerified
 	}
-	if err := s.repo.clearLoginFailures(ctx, failKey); err != nil {
+	if err := s.cfg.Failures.Clear(ctx, failKey); err != nil {
 		return nil, err
 	}
 	if rehash {
@@ -544,7 +565,7 @@ func (s *Service) ConfirmReset(ctx context.Context, token, newPassword string) e
 	if err != nil {
 		return err
 	}
-	if err := s.repo.clearLoginFailures(ctx, "u:"+userID); err != nil {
+	if err := s.cfg.Failures.Clear(ctx, "u:"+userID); err != nil {
 		return err
 	}
 	s.event(ctx, slog.LevelInfo, "password_reset", slog.String("user_id", userID))

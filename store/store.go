@@ -17,13 +17,18 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
 )
 
@@ -55,10 +60,11 @@ func DefaultURL(dataDir string) (string, error) {
 	return "sqlite://" + filepath.ToSlash(abs), nil
 }
 
-// Open connects to rawURL (sqlite:///abs/path.db), checks the connection and
-// applies pending migrations.
+// Open connects to rawURL (sqlite:///abs/path.db, mysql://user:pass@host:port/db
+// or postgres://user:pass@host:port/db), checks the connection and applies
+// pending migrations.
 func Open(ctx context.Context, rawURL string) (*DB, error) {
-	db, err := connect(rawURL)
+	db, err := Connect(rawURL)
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +79,9 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 	return db, nil
 }
 
-func connect(rawURL string) (*DB, error) {
+// Connect opens rawURL without checking the connection or migrating; Open
+// is what servers use.
+func Connect(rawURL string) (*DB, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		// The URL may carry a password; never repeat it.
@@ -103,19 +111,85 @@ func connect(rawURL string) (*DB, error) {
 			return nil, fmt.Errorf("store: %w", err)
 		}
 		return &DB{DB: db, Dialect: SQLite}, nil
-	case "mysql", "postgres", "postgresql":
-		return nil, fmt.Errorf("store: %s is not supported by this build yet; use sqlite:///path.db", u.Scheme)
+	case "mysql":
+		return openMySQL(u)
+	case "postgres", "postgresql":
+		db, err := sql.Open("pgx", rawURL)
+		if err != nil {
+			return nil, errors.New("store: the postgres URL is not valid")
+		}
+		return &DB{DB: db, Dialect: Postgres}, nil
 	}
-	return nil, fmt.Errorf("store: unknown database scheme %q; use sqlite:///path.db", u.Scheme)
+	return nil, fmt.Errorf("store: unknown database scheme %q; use sqlite:///path.db, mysql://user:pass@host:3306/db or postgres://user:pass@host:5432/db", u.Scheme)
 }
 
-// Migrate applies every pending migration of this dialect.
+// openMySQL translates mysql://user:pass@host:port/db?param=value into the
+// driver's configuration. Timestamps are stored as integers, so no time
+// parsing is needed; utf8mb4 is forced so that every Unicode name fits.
+func openMySQL(u *url.URL) (*DB, error) {
+	cfg := mysql.NewConfig()
+	cfg.Net = "tcp"
+	cfg.Addr = u.Host
+	if u.Port() == "" {
+		cfg.Addr = net.JoinHostPort(u.Hostname(), "3306")
+	}
+	cfg.User = u.User.Username()
+	cfg.Passwd, _ = u.User.Password()
+	cfg.DBName = strings.TrimPrefix(u.Path, "/")
+	if cfg.DBName == "" || strings.Contains(cfg.DBName, "/") {
+		return nil, errors.New("store: the mysql URL needs a database name, such as mysql://user:pass@host:3306/warden")
+	}
+	cfg.Params = map[string]string{}
+	for k, v := range u.Query() {
+		cfg.Params[k] = v[0]
+	}
+	cfg.Collation = "utf8mb4_bin"
+	cfg.Timeout = 10 * time.Second
+	connector, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return nil, errors.New("store: the mysql URL is not valid")
+	}
+	return &DB{DB: sql.OpenDB(connector), Dialect: MySQL}, nil
+}
+
+// gooseDialects maps our dialects to goose's.
+var gooseDialects = map[string]goose.Dialect{
+	SQLite:   goose.DialectSQLite3,
+	MySQL:    goose.DialectMySQL,
+	Postgres: goose.DialectPostgres,
+}
+
+// Migrate applies every pending migration of this dialect. Several
+// processes may call it at once (instances starting together): each engine
+// serialises them with a lock, and the ones that wait find nothing left to
+// do.
 func (db *DB) Migrate(ctx context.Context) error {
 	sub, err := fs.Sub(migrations, "migrations/"+db.Dialect)
 	if err != nil {
 		return err
 	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db.DB, sub)
+	var opts []goose.ProviderOption
+	switch db.Dialect {
+	case Postgres:
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return err
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	case MySQL:
+		release, err := db.mysqlLock(ctx)
+		if err != nil {
+			return err
+		}
+		defer release()
+	case SQLite:
+		release, err := db.fileLock()
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
+	p, err := goose.NewProvider(gooseDialects[db.Dialect], db.DB, sub, opts...)
 	if err != nil {
 		return fmt.Errorf("store: migrations: %w", err)
 	}
@@ -123,6 +197,46 @@ func (db *DB) Migrate(ctx context.Context) error {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
 	return nil
+}
+
+// mysqlLock takes a named server lock for the migration. goose's MySQL
+// locker polls a lock table every five seconds; GET_LOCK wakes the waiter
+// at once and is released by the server if this process dies.
+func (db *DB) mysqlLock(ctx context.Context) (func(), error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("store: migration lock: %w", err)
+	}
+	var got sql.NullInt64
+	if err := conn.QueryRowContext(ctx, `SELECT GET_LOCK('warden_migrate', 120)`).Scan(&got); err != nil || got.Int64 != 1 {
+		conn.Close()
+		return nil, fmt.Errorf("store: migration lock not acquired: %v", err)
+	}
+	return func() {
+		_, _ = conn.ExecContext(context.Background(), `SELECT RELEASE_LOCK('warden_migrate')`)
+		conn.Close()
+	}, nil
+}
+
+// fileLock serialises SQLite migrations between processes with an
+// advisory lock on a file beside the database.
+func (db *DB) fileLock() (func(), error) {
+	var path string
+	if err := db.QueryRow(`SELECT file FROM pragma_database_list WHERE name = 'main'`).Scan(&path); err != nil || path == "" {
+		return func() {}, nil // an in-memory database has no other process
+	}
+	f, err := os.OpenFile(path+".migrate-lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("store: migration lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("store: migration lock: %w", err)
+	}
+	return func() {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
 }
 
 // Rebind rewrites '?' placeholders for the dialect ($1, $2... on

@@ -2,8 +2,15 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"os"
+	"os/exec"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/wardenhq/warden/internal/storetest"
+	"github.com/wardenhq/warden/store"
 )
 
 func TestServeRefusesInsecureConfigurationWithExitCode2(t *testing.T) {
@@ -38,4 +45,50 @@ func TestUnknownCommand(t *testing.T) {
 	if code := run([]string{"frobnicate"}, strings.NewReader(""), &out, &errs); code != 2 || !strings.Contains(errs.String(), "usage") {
 		t.Fatalf("exit %d %q", code, errs.String())
 	}
+}
+
+// TestMain lets the test binary act as the warden command, so that tests
+// can start real processes of it.
+func TestMain(m *testing.M) {
+	if args := os.Getenv("WARDEN_TEST_AS_COMMAND"); args != "" {
+		os.Exit(run(strings.Fields(args), os.Stdin, os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+func TestConcurrentMigrateFromThreeProcesses(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, e storetest.Engine) {
+		url := e.NewURL(t)
+		self, err := os.Executable()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		outs := make([][]byte, 3)
+		errs := make([]error, 3)
+		for i := range 3 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				cmd := exec.Command(self, "-test.run=^$")
+				cmd.Env = append(os.Environ(), "WARDEN_TEST_AS_COMMAND=migrate", "WARDEN_DATABASE_URL="+url, "WARDEN_DATA_DIR="+t.TempDir())
+				outs[i], errs[i] = cmd.CombinedOutput()
+			}()
+		}
+		wg.Wait()
+		for i := range 3 {
+			if errs[i] != nil {
+				t.Fatalf("process %d: %v\n%s", i, errs[i], outs[i])
+			}
+		}
+		db, err := store.Open(context.Background(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var n int
+		if err := db.QueryRow(`SELECT COUNT(*) FROM users`).Scan(&n); err != nil || n != 0 {
+			t.Fatalf("schema not usable: %v", err)
+		}
+	})
 }
