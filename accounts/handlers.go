@@ -26,7 +26,7 @@ func (s *Service) Mount(r *warden.Router, apiKeys auth.Authenticator) error {
 	limit := func(name string) (warden.Option, error) {
 		p := s.cfg.AuthRate
 		p.Name = name
-		l, err := ratelimit.NewMemory(p, ratelimit.MemoryOptions{})
+		l, err := s.cfg.NewLimiter(p)
 		if err != nil {
 			return nil, err
 		}

@@ -70,6 +70,9 @@ type Config struct {
 	// AuthRate limits register, login, refresh, reset and resend per client
 	// IP; 5 per minute when zero.
 	AuthRate ratelimit.Policy
+	// NewLimiter builds the limiter for one policy; an in-memory limiter
+	// when nil. Several instances pass a shared (Redis) one.
+	NewLimiter func(ratelimit.Policy) (ratelimit.Limiter, error)
 	Now      func() time.Time
 }
 
@@ -113,6 +116,11 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.NewLimiter == nil {
+		cfg.NewLimiter = func(p ratelimit.Policy) (ratelimit.Limiter, error) {
+			return ratelimit.NewMemory(p, ratelimit.MemoryOptions{})
+		}
 	}
 	r := &repo{db: cfg.DB}
 	if cfg.Failures == nil {
