@@ -55,7 +55,7 @@ func (s *syncBuffer) String() string {
 }
 
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *httptest.Server
 	svc    *accounts.Service
 	hasher *password.Hasher
@@ -72,7 +72,7 @@ type options struct {
 	engine      storetest.Engine
 }
 
-func newHarness(t *testing.T, o options) *harness {
+func newHarness(t testing.TB, o options) *harness {
 	t.Helper()
 	dir := t.TempDir()
 	h := &harness{t: t, logs: &syncBuffer{}, clock: &clock{}, outbox: filepath.Join(dir, "outbox")}

@@ -73,7 +73,7 @@ type Config struct {
 	// NewLimiter builds the limiter for one policy; an in-memory limiter
 	// when nil. Several instances pass a shared (Redis) one.
 	NewLimiter func(ratelimit.Policy) (ratelimit.Limiter, error)
-	Now      func() time.Time
+	Now        func() time.Time
 }
 
 // Service is the identity service.
