@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/wardenhq/warden/store"
@@ -48,7 +49,26 @@ type Session struct {
 // repo is the SQL repository. Queries are portable SQL with '?'
 // placeholders (rebound per dialect); timestamps are Unix milliseconds.
 type repo struct {
-	db *store.DB
+	db    *store.DB
+	stmts sync.Map // query -> *sql.Stmt
+}
+
+// prepared returns the statement for a hot read query, prepared once: the
+// per-request session check and user lookup then skip SQL parsing, which
+// dominated their cost on SQLite.
+func (r *repo) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := r.stmts.Load(query); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := r.db.PrepareContext(ctx, r.db.Rebind(query))
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	if prev, loaded := r.stmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
 }
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
@@ -134,7 +154,11 @@ func isUniqueViolation(err error) bool {
 }
 
 func (r *repo) userBy(ctx context.Context, column, value string) (*User, error) {
-	return scanUser(r.db.QueryRowContext(ctx, r.db.Rebind(`SELECT `+userColumns+` FROM users WHERE `+column+` = ?`), value))
+	st, err := r.prepared(ctx, `SELECT `+userColumns+` FROM users WHERE `+column+` = ?`)
+	if err != nil {
+		return nil, err
+	}
+	return scanUser(st.QueryRowContext(ctx, value))
 }
 
 func (r *repo) userByID(ctx context.Context, id string) (*User, error) {
@@ -286,9 +310,12 @@ func (r *repo) forUpdate() string {
 // sessionLive reports whether session id exists for user, unrevoked and
 // unexpired.
 func (r *repo) sessionLive(ctx context.Context, id, userID string, now time.Time) (bool, error) {
-	var n int
-	err := r.db.QueryRowContext(ctx, r.db.Rebind(`SELECT COUNT(*) FROM sessions WHERE id = ? AND user_id = ? AND revoked_at IS NULL AND expires_at > ?`), id, userID, ms(now)).Scan(&n)
+	st, err := r.prepared(ctx, `SELECT COUNT(*) FROM sessions WHERE id = ? AND user_id = ? AND revoked_at IS NULL AND expires_at > ?`)
 	if err != nil {
+		return false, err
+	}
+	var n int
+	if err := st.QueryRowContext(ctx, id, userID, ms(now)).Scan(&n); err != nil {
 		return false, unavailable(err)
 	}
 	return n == 1, nil
