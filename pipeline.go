@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -115,7 +116,12 @@ func RedactQuery(rawQuery string) string {
 		if !hasValue {
 			continue
 		}
-		lower := strings.ToLower(name)
+		// Match the decoded name: servers decode "%74oken" to "token".
+		decoded, err := url.QueryUnescape(name)
+		if err != nil {
+			decoded = name
+		}
+		lower := strings.ToLower(decoded)
 		redact := false
 		for _, w := range sensitiveQueryWords {
 			if strings.Contains(lower, w) {

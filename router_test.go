@@ -185,6 +185,7 @@ func TestRedactQuery(t *testing.T) {
 		"flag&ticket=t":                "flag&ticket=REDACTED",
 		"client_secret=a=b":            "client_secret=REDACTED",
 		"q=hello%20world&code=1234567": "q=hello%20world&code=REDACTED",
+		"%74oken=x&pass%77ord=y":       "%74oken=REDACTED&pass%77ord=REDACTED",
 	}
 	for in, want := range cases {
 		if got := warden.RedactQuery(in); got != want {

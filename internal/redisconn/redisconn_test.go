@@ -309,9 +309,10 @@ func TestOpenErrorsHideThePassword(t *testing.T) {
 		{"unreachable", "redis://:" + pw + "@127.0.0.1:1/0"},
 		{"unreachable, percent-encoded", "redis://warden:" + url.PathEscape(pw+"/#") + "@127.0.0.1:1/0"},
 	}
-	// The shared server either has no password or another one: AUTH fails.
-	if u, err := redisconn.ParseURL(redistest.URL(t)); err == nil && u.IsClusterMode == false && u.MasterName == "" {
-		tests = append(tests, struct{ name, url string }{"wrong password", "redis://:" + pw + "@" + u.Addrs[0] + "/0"})
+	// The shared server has no such ACL user (a default user without a
+	// password would accept any password): AUTH fails with WRONGPASS.
+	if u, err := redisconn.ParseURL(redistest.URL(t)); err == nil && !u.IsClusterMode && u.MasterName == "" {
+		tests = append(tests, struct{ name, url string }{"wrong credentials", "redis://warden-no-such-user:" + pw + "@" + u.Addrs[0] + "/0"})
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
