@@ -17,14 +17,19 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/wardenhq/warden"
 	"github.com/wardenhq/warden/accounts"
 	"github.com/wardenhq/warden/auth"
 	"github.com/wardenhq/warden/config"
+	"github.com/wardenhq/warden/internal/redisconn"
 	"github.com/wardenhq/warden/mail"
 	"github.com/wardenhq/warden/password"
 	"github.com/wardenhq/warden/ratelimit"
+	"github.com/wardenhq/warden/ratelimit/redislimit"
 	"github.com/wardenhq/warden/revoke"
+	"github.com/wardenhq/warden/revoke/redisrevoke"
 	"github.com/wardenhq/warden/secure"
 	"github.com/wardenhq/warden/store"
 )
@@ -42,7 +47,11 @@ type App struct {
 	signer   *auth.Signer
 	revoked  revoke.Store
 	db       *store.DB
+	redis    redis.UniversalClient // nil without WARDEN_REDIS_URL
 	accounts *accounts.Service
+	// newLimiter builds every rate limiter: shared in Redis with a memory
+	// fallback when Redis is configured, in memory otherwise.
+	newLimiter func(ratelimit.Policy) (ratelimit.Limiter, error)
 }
 
 // New builds the server for cfg: it opens and migrates the database. In
@@ -63,7 +72,10 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*App, er
 		}
 		logger.Warn("using a generated development signing key; set WARDEN_SECRET_KEY before production", slog.String("data_dir", cfg.DataDir))
 	}
-	a := &App{cfg: cfg, logger: logger, revoked: revoke.NewMemory(revoke.MemoryOptions{})}
+	a := &App{cfg: cfg, logger: logger}
+	if err := a.openShared(ctx); err != nil {
+		return nil, err
+	}
 	keys := append([]auth.JWTKey{{ID: PrimaryKeyID, Algorithm: cfg.JWTAlgorithm, Secret: secret}}, cfg.JWTExtraKeys...)
 	var err error
 	a.jwt, err = auth.NewJWT(auth.JWTConfig{
@@ -116,6 +128,41 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*App, er
 	return a, nil
 }
 
+// openShared connects the state several instances share: with
+// WARDEN_REDIS_URL the revocation list and rate limits live in Redis (the
+// limits fall back to memory while Redis is down; revocation checks fail
+// closed), without it in this process.
+func (a *App) openShared(ctx context.Context) error {
+	memoryLimiter := func(p ratelimit.Policy) (ratelimit.Limiter, error) {
+		return ratelimit.NewMemory(p, ratelimit.MemoryOptions{})
+	}
+	if a.cfg.RedisURL == "" {
+		a.revoked = revoke.NewMemory(revoke.MemoryOptions{})
+		a.newLimiter = memoryLimiter
+		return nil
+	}
+	client, err := redisconn.Open(ctx, a.cfg.RedisURL)
+	if err != nil {
+		return fmt.Errorf("redis %s: %w", redisconn.Describe(a.cfg.RedisURL), err)
+	}
+	a.redis = client
+	prefix := a.cfg.RedisPrefix
+	a.revoked = redisrevoke.New(client, prefix)
+	a.newLimiter = func(p ratelimit.Policy) (ratelimit.Limiter, error) {
+		shared, err := redislimit.New(client, p, prefix+"rl:"+p.Name+":")
+		if err != nil {
+			return nil, err
+		}
+		local, err := memoryLimiter(p)
+		if err != nil {
+			return nil, err
+		}
+		return ratelimit.Fallback(shared, local, a.logger)
+	}
+	a.logger.Info("shared state in redis", slog.String("redis", redisconn.Describe(a.cfg.RedisURL)))
+	return nil
+}
+
 // openAccounts opens the database and builds the identity service.
 func (a *App) openAccounts(ctx context.Context, secret []byte) error {
 	cfg := a.cfg
@@ -152,7 +199,8 @@ func (a *App) openAccounts(ctx context.Context, secret []byte) error {
 		DB: db, Hasher: hasher, Policy: policy, Mailer: mailer, PublicURL: cfg.PublicURL,
 		Signer: a.signer, JWT: a.jwt, Revocation: a.revoked, Logger: a.logger,
 		RefreshTTL: cfg.RefreshTTL, RefreshGrace: refreshGrace(cfg.RefreshGrace),
-		AuthRate: ratelimit.Policy{Name: "auth", Rate: float64(cfg.AuthRatePerMinute) / 60, Burst: cfg.AuthRatePerMinute},
+		AuthRate:   ratelimit.Policy{Name: "auth", Rate: float64(cfg.AuthRatePerMinute) / 60, Burst: cfg.AuthRatePerMinute},
+		NewLimiter: a.newLimiter,
 	})
 	return err
 }
@@ -169,15 +217,19 @@ func refreshGrace(d time.Duration) time.Duration {
 // Accounts returns the identity service, for operator commands.
 func (a *App) Accounts() *accounts.Service { return a.accounts }
 
-// Close waits for queued mail and closes the database.
+// Close waits for queued mail and closes the database and Redis.
 func (a *App) Close() error {
 	if a.accounts != nil {
 		a.accounts.Wait()
 	}
+	var errs []error
 	if a.db != nil {
-		return a.db.Close()
+		errs = append(errs, a.db.Close())
 	}
-	return nil
+	if a.redis != nil {
+		errs = append(errs, a.redis.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // Handler returns the root handler, for tests and embedding.

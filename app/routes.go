@@ -25,7 +25,7 @@ func (a *App) routes() error {
 	// Demonstration routes: one per pipeline option, to try with curl.
 	jwtOnly := warden.Auth(a.jwt)
 	anyBackend := warden.Auth(a.backends()...)
-	limited, err := ratelimit.NewMemory(ratelimit.Policy{Name: "demo", Rate: 1, Burst: 5}, ratelimit.MemoryOptions{})
+	limited, err := a.newLimiter(ratelimit.Policy{Name: "demo", Rate: 1, Burst: 5})
 	if err != nil {
 		return err
 	}
@@ -53,7 +53,8 @@ func healthz(w http.ResponseWriter, _ *http.Request) {
 	warden.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// readyz answers 200 only when every store the server depends on answers.
+// readyz answers 200 only when every store the server depends on answers:
+// the revocation list (Redis, when configured) and the database.
 func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
 	if _, err := a.revoked.IsRevoked(r.Context(), "readiness-probe"); err != nil {
 		w.Header().Set("Retry-After", "5")

@@ -39,6 +39,9 @@ type Config struct {
 	DataDir     string
 	DatabaseURL string
 	RedisURL    string
+	// RedisPrefix starts every key Warden writes to Redis, so that several
+	// deployments can share one server.
+	RedisPrefix string
 	// SecretKey signs access tokens. Empty in development means "generate
 	// one in the data directory" (see DevSecret).
 	SecretKey   []byte
@@ -83,6 +86,7 @@ var settings = map[string]string{
 	"WARDEN_DATA_DIR":               "./warden_data",
 	"WARDEN_DATABASE_URL":           "",
 	"WARDEN_REDIS_URL":              "",
+	"WARDEN_REDIS_PREFIX":           "warden:",
 	"WARDEN_SECRET_KEY":             "",
 	"WARDEN_PUBLIC_URL":             "",
 	"WARDEN_SMTP_URL":               "",
@@ -200,6 +204,7 @@ func build(v map[string]string, present map[string]bool) (*Config, error) {
 		DataDir:      v["WARDEN_DATA_DIR"],
 		DatabaseURL:  v["WARDEN_DATABASE_URL"],
 		RedisURL:     v["WARDEN_REDIS_URL"],
+		RedisPrefix:  v["WARDEN_REDIS_PREFIX"],
 		SecretKey:    []byte(v["WARDEN_SECRET_KEY"]),
 		PublicURL:    strings.TrimRight(v["WARDEN_PUBLIC_URL"], "/"),
 		SMTPURL:      v["WARDEN_SMTP_URL"],
@@ -325,6 +330,9 @@ func build(v map[string]string, present map[string]bool) (*Config, error) {
 		}
 	}
 
+	if c.RedisURL != "" && (c.RedisPrefix == "" || strings.ContainsAny(c.RedisPrefix, " \r\n*?[")) {
+		errs.add("WARDEN_REDIS_PREFIX %q must be non-empty, without spaces or glob characters, such as warden:", c.RedisPrefix)
+	}
 	if len(errs) > 0 {
 		return nil, &Error{Problems: errs}
 	}
