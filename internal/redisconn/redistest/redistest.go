@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -220,9 +221,19 @@ func Eventually(timeout time.Duration, f func() error) error {
 }
 
 // CountingHook counts the commands and pipelines a client sends: each is
-// one round trip to Redis.
+// one round trip to Redis. The handshake of a new connection (HELLO, AUTH,
+// SELECT, CLIENT ...) also passes client hooks; it is not counted, since it
+// happens once per connection, not per call.
 type CountingHook struct {
 	n atomic.Int64
+}
+
+func handshake(cmd redis.Cmder) bool {
+	switch strings.ToLower(cmd.Name()) {
+	case "hello", "auth", "select", "client":
+		return true
+	}
+	return false
 }
 
 // Count returns the round trips so far.
@@ -234,7 +245,9 @@ func (h *CountingHook) DialHook(next redis.DialHook) redis.DialHook { return nex
 // ProcessHook implements redis.Hook.
 func (h *CountingHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		h.n.Add(1)
+		if !handshake(cmd) {
+			h.n.Add(1)
+		}
 		return next(ctx, cmd)
 	}
 }
@@ -242,7 +255,9 @@ func (h *CountingHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 // ProcessPipelineHook implements redis.Hook.
 func (h *CountingHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
-		h.n.Add(1)
+		if len(cmds) > 0 && !handshake(cmds[0]) {
+			h.n.Add(1)
+		}
 		return next(ctx, cmds)
 	}
 }
