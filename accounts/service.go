@@ -332,9 +332,11 @@ func (s *Service) Login(ctx context.Context, login, pw string, c Client) (*Token
 	if u != nil {
 		failKey = "u:" + u.ID
 	}
+	// The counter may live in Redis: any error of it is an outage (503),
+	// and a login is never attempted without it.
 	failures, last, err := s.cfg.Failures.Failures(ctx, failKey, now)
 	if err != nil {
-		return nil, err
+		return nil, unavailable(err)
 	}
 	if wait, reset := backoff(failures, last, now); wait > 0 {
 		s.event(ctx, slog.LevelWarn, "login_throttled", slog.Int("failures", failures))
@@ -352,7 +354,7 @@ func (s *Service) Login(ctx context.Context, login, pw string, c Client) (*Token
 	if !ok {
 		n, err := s.cfg.Failures.Record(ctx, failKey, now)
 		if err != nil {
-			return nil, err
+			return nil, unavailable(err)
 		}
 		attrs := []slog.Attr{slog.Int("failures", n)}
 		if u != nil {
@@ -365,7 +367,7 @@ func (s *Service) Login(ctx context.Context, login, pw string, c Client) (*Token
 		return nil, ErrNotVerified
 	}
 	if err := s.cfg.Failures.Clear(ctx, failKey); err != nil {
-		return nil, err
+		return nil, unavailable(err)
 	}
 	if rehash {
 		if h, err := s.cfg.Hasher.Hash(ctx, pw); err == nil {
@@ -574,7 +576,7 @@ func (s *Service) ConfirmReset(ctx context.Context, token, newPassword string) e
 		return err
 	}
 	if err := s.cfg.Failures.Clear(ctx, "u:"+userID); err != nil {
-		return err
+		return unavailable(err)
 	}
 	s.event(ctx, slog.LevelInfo, "password_reset", slog.String("user_id", userID))
 	s.send(func() (mail.Message, error) { return mail.PasswordChangedNotice(u.Email, u.Username) })

@@ -28,6 +28,7 @@ import (
 	"github.com/wardenhq/warden/password"
 	"github.com/wardenhq/warden/ratelimit"
 	"github.com/wardenhq/warden/ratelimit/redislimit"
+	"github.com/wardenhq/warden/redisstate"
 	"github.com/wardenhq/warden/revoke"
 	"github.com/wardenhq/warden/revoke/redisrevoke"
 	"github.com/wardenhq/warden/secure"
@@ -52,6 +53,8 @@ type App struct {
 	// newLimiter builds every rate limiter: shared in Redis with a memory
 	// fallback when Redis is configured, in memory otherwise.
 	newLimiter func(ratelimit.Policy) (ratelimit.Limiter, error)
+	// failures counts failed logins in Redis; nil means the database.
+	failures accounts.FailureCounter
 }
 
 // New builds the server for cfg: it opens and migrates the database. In
@@ -148,6 +151,7 @@ func (a *App) openShared(ctx context.Context) error {
 	a.redis = client
 	prefix := a.cfg.RedisPrefix
 	a.revoked = redisrevoke.New(client, prefix)
+	a.failures = redisstate.NewLoginFailures(client, prefix)
 	a.newLimiter = func(p ratelimit.Policy) (ratelimit.Limiter, error) {
 		shared, err := redislimit.New(client, p, prefix+"rl:"+p.Name+":")
 		if err != nil {
@@ -201,6 +205,7 @@ func (a *App) openAccounts(ctx context.Context, secret []byte) error {
 		RefreshTTL: cfg.RefreshTTL, RefreshGrace: refreshGrace(cfg.RefreshGrace),
 		AuthRate:   ratelimit.Policy{Name: "auth", Rate: float64(cfg.AuthRatePerMinute) / 60, Burst: cfg.AuthRatePerMinute},
 		NewLimiter: a.newLimiter,
+		Failures:   a.failures,
 	})
 	return err
 }

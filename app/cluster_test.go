@@ -107,6 +107,18 @@ func TestThreeInstancesShareState(t *testing.T) {
 				t.Fatalf("statuses %v, want 7 admitted and 14 refused", statuses)
 			}
 		})
+		t.Run("failed-login backoff counts failures on every instance", func(t *testing.T) {
+			c := startCluster(t, e, map[string]string{"WARDEN_AUTH_RATE_PER_MINUTE": "1000"})
+			c.user(t, "yuri")
+			for i := range 5 {
+				if status, _, _ := call(t, "POST", c.bases[i%3]+"/api/auth/login", jsonCT, `{"username":"yuri","password":"wrong password `+string(rune('a'+i))+`"}`); status != 401 {
+					t.Fatalf("failure %d: %d", i, status)
+				}
+			}
+			if status, _, _ := call(t, "POST", c.bases[2]+"/api/auth/login", jsonCT, `{"username":"yuri","password":"correct horse battery staple"}`); status != 429 {
+				t.Fatalf("sixth attempt on another instance: %d, want 429", status)
+			}
+		})
 		t.Run("refresh reuse is detected whichever instance sees the replay", func(t *testing.T) {
 			c := startCluster(t, e, map[string]string{"WARDEN_REFRESH_GRACE": "1s"})
 			c.user(t, "vera")

@@ -40,6 +40,11 @@ func TestRedisOutage(t *testing.T) {
 	if status, _, _ := call(t, "GET", base+"/readyz", nil, ""); status != 503 {
 		t.Fatalf("readyz during the outage: %d", status)
 	}
+	// Logins need the shared failure counter: 503, not a login without it.
+	status, _, _ = call(t, "POST", base+"/api/auth/login", map[string]string{"Content-Type": "application/json"}, `{"username":"xena","password":"whatever it is"}`)
+	if status != 503 {
+		t.Fatalf("login during the outage: %d", status)
+	}
 	// The demo limit (burst 5) still limits, from memory: neither
 	// unlimited nor failing every request.
 	var statuses []int

@@ -88,8 +88,8 @@ func (f *LoginFailures) Record(ctx context.Context, key string, now time.Time) (
 	return n, nil
 }
 
-// Clear forgets the keys. One round trip, a pipeline of one DEL per key
-// (the keys may live on different Cluster nodes).
+// Clear forgets the keys: a pipeline of one DEL per key, since the keys
+// may live on different Cluster nodes. One round trip (per Cluster node).
 func (f *LoginFailures) Clear(ctx context.Context, keys ...string) error {
 	if len(keys) == 0 {
 		return nil

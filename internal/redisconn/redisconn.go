@@ -11,7 +11,10 @@
 //	redis+sentinel://[[user]:password@]host[:port],...,host[:port]/master[/db][?options]
 //	rediss+sentinel://...                                         Sentinel over TLS
 //
-// The default port is 6379, or 26379 for Sentinel addresses. IPv6 addresses
+// The +cluster and +sentinel schemes are Warden's; go-redis's own forms
+// (ParseClusterURL's and ParseFailoverURL's ?addr=host:port lists on a
+// redis:// URL) are not accepted, so that a redis:// URL always means one
+// node. The default port is 6379, or 26379 for Sentinel addresses. IPv6 addresses
 // go in brackets: [::1]:6379. The user name and password are
 // percent-encoded (a '#', '/', '?', '@', ':' or '%' in a password must be
 // written %23, %2F, %3F, %40, %3A, %25). A Cluster URL lists seed nodes, one
@@ -49,10 +52,16 @@
 // part of a URL.
 //
 // Once opened, the client reconnects by itself after an outage. The
-// defaults favour failing fast over waiting: every command fails within
-// about two seconds while Redis is unreachable, so a security check that
+// defaults favour failing fast over waiting, so that a security check that
 // depends on Redis answers "unknown" (fail closed) promptly instead of
-// holding requests.
+// holding requests: a refused connection fails a command within
+// milliseconds; a server that accepts connections but does not answer
+// fails it after read_timeout (1s by default: go-redis does not repeat a
+// command that timed out once sent); a host that drops connection
+// attempts fails it after max_retries+1 dial timeouts (3s by default).
+// The request's context ends the wait sooner when its deadline is nearer.
+// After a pool's worth of failed dials go-redis fails commands at once
+// and probes the server in the background until it answers.
 package redisconn
 
 import (
@@ -392,7 +401,7 @@ func validName(s string, maxLen int) bool {
 	return true
 }
 
-var supported = "dial_timeout, read_timeout, write_timeout, pool_timeout, pool_size, min_idle_conns, max_retries, client_name, protocol, sentinel_username, sentinel_password"
+const supported = "dial_timeout, read_timeout, write_timeout, pool_timeout, pool_size, min_idle_conns, max_retries, client_name, protocol, sentinel_username, sentinel_password"
 
 func (p *parsed) parseQuery(query string) error {
 	if query == "" {
@@ -505,10 +514,10 @@ func (p *parsed) finish() {
 	if o.MaxRetries == 0 {
 		o.MaxRetries = DefaultMaxRetries
 	}
-	// One dial attempt and one retry: the command retries above cover the
-	// rest, and a down server should be reported, not waited for.
-	o.DialerRetries = 2
-	o.DialerRetryTimeout = 50 * time.Millisecond
+	// One dial attempt per command attempt (go-redis would otherwise make
+	// five, 100ms apart): the command retries above cover the rest, and a
+	// down server should be reported, not waited for.
+	o.DialerRetries = 1
 	// Deadlines of the request contexts bound every command.
 	o.ContextTimeoutEnabled = true
 }

@@ -3,8 +3,10 @@ package redisconn_test
 import (
 	"context"
 	"errors"
+	"net"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -343,4 +345,51 @@ func TestOpenHonoursContext(t *testing.T) {
 		c.Close()
 		t.Fatal("Open succeeded with a cancelled context")
 	}
+}
+
+// TestSilentServerFailsFast points a client with the default options at a
+// server that accepts connections and never answers: commands fail within
+// the documented bound instead of hanging.
+func TestSilentServerFailsFast(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var conns []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c) // held open, never answered
+			mu.Unlock()
+		}
+	}()
+	defer func() {
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	}()
+	o, err := redisconn.ParseURL("redis://" + l.Addr().String() + "/0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewUniversalClient(o)
+	defer c.Close()
+	start := time.Now()
+	if err := c.Get(context.Background(), "k").Err(); err == nil {
+		t.Fatal("a silent server answered")
+	}
+	el := time.Since(start)
+	bound := time.Duration(redisconn.DefaultMaxRetries+1)*redisconn.DefaultReadTimeout + 700*time.Millisecond
+	if el > bound {
+		t.Errorf("the command failed after %v, want within %v", el, bound)
+	}
+	t.Logf("failed after %v", el)
 }

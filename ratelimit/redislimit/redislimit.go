@@ -33,8 +33,9 @@
 // with ratelimit.Fallback and a ratelimit.Memory to have each instance
 // enforce the policy on its own during an outage instead, which is looser
 // than the shared limit but still a limit. The client reconnects by itself
-// and Allow uses Redis again as soon as it answers. Requires Redis 7.0 or
-// later (scripts replicate their effects, so TIME may precede a write).
+// and Allow uses Redis again as soon as it answers. Requires Redis 5.0 or
+// later, whose scripts replicate their effects, so that reading TIME
+// before a write is allowed.
 package redislimit
 
 import (

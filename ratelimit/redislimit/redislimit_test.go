@@ -185,14 +185,15 @@ func TestMatchesMemoryExactly(t *testing.T) {
 }
 
 // TestMatchesMemoryOnTheWallClock runs Redis and a Memory on the real clock
-// side by side, with requests timed half an interval away from the moments
-// a token is earned, so the few microseconds between the two calls cannot
-// change the answer. Durations agree within a tolerance.
+// side by side, with requests timed at least a quarter interval away from
+// the moments a token is earned, so the fraction of a millisecond between
+// the two calls cannot change the answer. Durations agree within a
+// tolerance.
 func TestMatchesMemoryOnTheWallClock(t *testing.T) {
 	c := redistest.Open(t)
-	p := ratelimit.Policy{Rate: 20, Burst: 3} // T = 50ms
-	const T = 50 * time.Millisecond
-	const tolerance = 15 * time.Millisecond
+	p := ratelimit.Policy{Rate: 10, Burst: 3} // T = 100ms
+	const T = 100 * time.Millisecond
+	const tolerance = 20 * time.Millisecond
 	l := newLimiter(t, c, p, redistest.Prefix(t))
 	m, err := ratelimit.NewMemory(p, ratelimit.MemoryOptions{})
 	if err != nil {
@@ -204,7 +205,8 @@ func TestMatchesMemoryOnTheWallClock(t *testing.T) {
 	start := time.Now()
 	for i, half := range schedule {
 		if half > 0 {
-			// Odd offsets put the request between two token moments.
+			// Requests fall a quarter interval or more from the moments
+			// a token is earned (whole multiples of T after the first).
 			time.Sleep(time.Until(start.Add(time.Duration(half)*T/2 + T/4)))
 		}
 		got := allow(t, l, "k")

@@ -1,0 +1,193 @@
+package redisstate_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wardenhq/warden/internal/redisconn/redistest"
+	"github.com/wardenhq/warden/redisstate"
+)
+
+var ctx = context.Background()
+
+// failureCounter is accounts.FailureCounter, restated so that this package
+// does not import accounts; the compiler checks that LoginFailures has the
+// same method set.
+type failureCounter interface {
+	Failures(ctx context.Context, key string, now time.Time) (int, time.Time, error)
+	Record(ctx context.Context, key string, now time.Time) (int, error)
+	Clear(ctx context.Context, keys ...string) error
+}
+
+var _ failureCounter = (*redisstate.LoginFailures)(nil)
+
+func TestLoginFailures(t *testing.T) {
+	c := redistest.Open(t)
+	prefix := redistest.Prefix(t)
+	f := redisstate.NewLoginFailures(c, prefix)
+	t0 := time.Date(2026, 3, 4, 5, 6, 7, 890_000_000, time.UTC)
+
+	type step struct {
+		op        string // record, read or clear
+		key       string
+		at        time.Duration // after t0
+		wantN     int
+		wantLast  time.Duration // after t0; ignored when wantN is 0
+		wantFresh bool          // read: no failures
+	}
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{"none recorded", []step{{op: "read", key: "u:1", wantFresh: true}}},
+		{"counts and remembers the last", []step{
+			{op: "record", key: "u:2", wantN: 1},
+			{op: "record", key: "u:2", at: time.Second, wantN: 2},
+			{op: "record", key: "u:2", at: 3 * time.Second, wantN: 3},
+			{op: "read", key: "u:2", at: 4 * time.Second, wantN: 3, wantLast: 3 * time.Second},
+		}},
+		{"idle for FailureMemory counts as none", []step{
+			{op: "record", key: "u:3", wantN: 1},
+			{op: "record", key: "u:3", at: time.Hour, wantN: 2},
+			{op: "read", key: "u:3", at: time.Hour + redisstate.FailureMemory, wantN: 2, wantLast: time.Hour},
+			{op: "read", key: "u:3", at: time.Hour + redisstate.FailureMemory + time.Millisecond, wantFresh: true},
+			{op: "record", key: "u:3", at: time.Hour + redisstate.FailureMemory + time.Millisecond, wantN: 1},
+		}},
+		{"a slow clock does not move last back", []step{
+			{op: "record", key: "u:4", at: 10 * time.Second, wantN: 1},
+			{op: "record", key: "u:4", at: 5 * time.Second, wantN: 2},
+			{op: "read", key: "u:4", at: 11 * time.Second, wantN: 2, wantLast: 10 * time.Second},
+		}},
+		{"clear", []step{
+			{op: "record", key: "u:5", wantN: 1},
+			{op: "record", key: "n:someone", wantN: 1},
+			{op: "clear", key: "u:5,n:someone,u:never"},
+			{op: "read", key: "u:5", wantFresh: true},
+			{op: "read", key: "n:someone", wantFresh: true},
+			{op: "record", key: "u:5", wantN: 1},
+		}},
+		{"keys are separate", []step{
+			{op: "record", key: "u:6", wantN: 1},
+			{op: "record", key: "u:6", wantN: 2},
+			{op: "read", key: "u:7", wantFresh: true},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for i, s := range tt.steps {
+				now := t0.Add(s.at)
+				switch s.op {
+				case "record":
+					n, err := f.Record(ctx, s.key, now)
+					if err != nil || n != s.wantN {
+						t.Fatalf("step %d: Record = %d, %v; want %d", i, n, err, s.wantN)
+					}
+				case "clear":
+					if err := f.Clear(ctx, strings.Split(s.key, ",")...); err != nil {
+						t.Fatalf("step %d: Clear: %v", i, err)
+					}
+				case "read":
+					n, last, err := f.Failures(ctx, s.key, now)
+					if err != nil {
+						t.Fatalf("step %d: Failures: %v", i, err)
+					}
+					if s.wantFresh {
+						if n != 0 || !last.IsZero() {
+							t.Errorf("step %d: Failures = %d, %v; want 0 and the zero time", i, n, last)
+						}
+						continue
+					}
+					// Times are kept to the millisecond, like the database's.
+					want := t0.Add(s.wantLast).Truncate(time.Millisecond)
+					if n != s.wantN || !last.Equal(want) {
+						t.Errorf("step %d: Failures = %d, %v; want %d, %v", i, n, last, s.wantN, want)
+					}
+				}
+			}
+		})
+	}
+	if err := f.Clear(ctx); err != nil {
+		t.Errorf("Clear with no keys: %v", err)
+	}
+}
+
+func TestLoginFailuresStorage(t *testing.T) {
+	c := redistest.Open(t)
+	prefix := redistest.Prefix(t)
+	f := redisstate.NewLoginFailures(c, prefix)
+	if _, err := f.Record(ctx, "n:alice@example.com", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := redistest.Keys(ctx, c, prefix)
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("keys = %q, %v; want one", keys, err)
+	}
+	if strings.Contains(keys[0], "alice") {
+		t.Errorf("key %q shows the login name", keys[0])
+	}
+	ttl := c.PTTL(ctx, keys[0]).Val()
+	if ttl <= redisstate.FailureMemory-time.Minute || ttl > redisstate.FailureMemory {
+		t.Errorf("TTL = %v, want about %v", ttl, redisstate.FailureMemory)
+	}
+}
+
+// TestLoginFailuresCountEveryInstance records failures concurrently through
+// three clients: none is lost.
+func TestLoginFailuresCountEveryInstance(t *testing.T) {
+	prefix := redistest.Prefix(t)
+	var counters []*redisstate.LoginFailures
+	for range 3 {
+		counters = append(counters, redisstate.NewLoginFailures(redistest.Open(t), prefix))
+	}
+	now := time.Now()
+	var wg sync.WaitGroup
+	for i := range 60 {
+		wg.Go(func() {
+			if _, err := counters[i%3].Record(ctx, "u:target", now); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if n, _, err := counters[0].Failures(ctx, "u:target", now); err != nil || n != 60 {
+		t.Errorf("Failures = %d, %v; want 60", n, err)
+	}
+}
+
+func TestOneRoundTripPerCall(t *testing.T) {
+	c := redistest.Open(t)
+	hook := &redistest.CountingHook{}
+	c.AddHook(hook)
+	prefix := redistest.Prefix(t)
+	f := redisstate.NewLoginFailures(c, prefix)
+	tickets := redisstate.NewTickets(c, prefix)
+	bus := redisstate.NewRedisBus(c, prefix)
+	now := time.Now()
+	// Load the script, so that its first EVALSHA does not count a NOSCRIPT.
+	if _, err := f.Record(ctx, "warm-up", now); err != nil {
+		t.Fatal(err)
+	}
+	calls := []struct {
+		name string
+		call func() error
+	}{
+		{"Record", func() error { _, err := f.Record(ctx, "u:1", now); return err }},
+		{"Failures", func() error { _, _, err := f.Failures(ctx, "u:1", now); return err }},
+		{"Clear of three keys", func() error { return f.Clear(ctx, "u:1", "u:2", "u:3") }},
+		{"Issue", func() error { return tickets.Issue(ctx, "t1", "v", time.Minute) }},
+		{"Redeem", func() error { _, _, err := tickets.Redeem(ctx, "t1"); return err }},
+		{"Publish", func() error { return bus.Publish(ctx, "events", []byte("x")) }},
+	}
+	for _, tt := range calls {
+		before := hook.Count()
+		if err := tt.call(); err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if n := hook.Count() - before; n != 1 {
+			t.Errorf("%s took %d round trips, want 1", tt.name, n)
+		}
+	}
+}
