@@ -3,6 +3,7 @@ package accounts_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -544,4 +545,26 @@ func TestStoredAPIKeys(t *testing.T) {
 		h.clock.Advance(2 * time.Hour)
 		h.expect(h.call("GET", "/api/auth/me", nil, "", "X-API-Key", short.Key), 401)
 	})
+}
+
+func TestFailedMailDoesNotFailRegistration(t *testing.T) {
+	// A real SMTP client against a port where nothing listens.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	h := newHarness(t, options{engine: storetest.Engines()[0], smtpURL: "smtp://" + addr})
+	h.expect(h.call("POST", "/api/auth/register", map[string]string{"username": "zoe", "email": "zoe@example.com", "password": goodPassword}, ""), 201)
+	h.svc.Wait()
+	logs := h.logs.String()
+	if !strings.Contains(logs, "mail") || !strings.Contains(logs, `"level":"ERROR"`) {
+		t.Fatalf("the failed send was not logged:\n%s", logs)
+	}
+	if strings.Contains(logs, "zoe@example.com") {
+		t.Fatal("the log names the full recipient address")
+	}
+	// The account exists: registering the name again is refused.
+	h.expect(h.call("POST", "/api/auth/register", map[string]string{"username": "zoe", "email": "zoe2@example.com", "password": goodPassword}, ""), 400)
 }

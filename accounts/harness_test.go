@@ -70,6 +70,8 @@ type options struct {
 	hashBudget  int64
 	hashMaxWait time.Duration
 	engine      storetest.Engine
+	// smtpURL sends mail over SMTP instead of to the outbox.
+	smtpURL string
 }
 
 func newHarness(t testing.TB, o options) *harness {
@@ -90,7 +92,12 @@ func newHarness(t testing.TB, o options) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mailer, err := mail.NewOutbox(h.outbox, "warden@localhost", logger)
+	var mailer mail.Mailer
+	if o.smtpURL != "" {
+		mailer, err = mail.NewSMTP(o.smtpURL, "warden@localhost", logger)
+	} else {
+		mailer, err = mail.NewOutbox(h.outbox, "warden@localhost", logger)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
