@@ -1,7 +1,6 @@
 package warden_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,8 +8,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/wardenhq/warden/internal/logtest"
 
 	"github.com/wardenhq/warden"
 	"github.com/wardenhq/warden/auth"
@@ -21,33 +21,15 @@ import (
 
 var secret = []byte("router-test-secret-of-at-least-32-bytes!")
 
-// syncBuffer collects log output written from server goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type fixture struct {
 	srv  *httptest.Server
-	logs *syncBuffer
+	logs *logtest.Buffer
 	jwt  *auth.JWT
 }
 
 func newFixture(t *testing.T, cfg warden.Config, register func(*warden.Router, *auth.JWT)) *fixture {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil))
 	r, err := warden.NewRouter(cfg)
 	if err != nil {

@@ -12,10 +12,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/wardenhq/warden/internal/logtest"
 
 	"github.com/wardenhq/warden"
 	"github.com/wardenhq/warden/accounts"
@@ -37,30 +38,13 @@ type clock struct{ offset atomic.Int64 }
 func (c *clock) Now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
 func (c *clock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type harness struct {
 	t      testing.TB
 	srv    *httptest.Server
 	svc    *accounts.Service
 	hasher *password.Hasher
 	outbox string
-	logs   *syncBuffer
+	logs   *logtest.Buffer
 	clock  *clock
 }
 
@@ -77,7 +61,7 @@ type options struct {
 func newHarness(t testing.TB, o options) *harness {
 	t.Helper()
 	dir := t.TempDir()
-	h := &harness{t: t, logs: &syncBuffer{}, clock: &clock{}, outbox: filepath.Join(dir, "outbox")}
+	h := &harness{t: t, logs: &logtest.Buffer{}, clock: &clock{}, outbox: filepath.Join(dir, "outbox")}
 	logger := slog.New(slog.NewJSONHandler(h.logs, nil))
 	db, err := store.Open(context.Background(), o.engine.NewURL(t))
 	if err != nil {

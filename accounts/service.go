@@ -188,15 +188,8 @@ func (e *ValidationError) orNil() error {
 // mail instead); the returned user then carries a fresh id that matches no
 // account.
 func (s *Service) Register(ctx context.Context, in RegisterInput) (*User, error) {
-	verr := &ValidationError{}
-	validateUsername(verr, in.Username)
-	email := validateEmail(verr, in.Email)
-	validateName(verr, "first_name", in.FirstName)
-	validateName(verr, "last_name", in.LastName)
-	for _, m := range s.cfg.Policy.Validate(in.Password, in.Username, email) {
-		verr.add("password", m)
-	}
-	if err := verr.orNil(); err != nil {
+	email, err := s.validateRegistration(in)
+	if err != nil {
 		return nil, err
 	}
 	// Hash before looking anything up, so a taken email costs the same.
@@ -209,6 +202,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*User, error)
 	err = s.repo.createUser(ctx, u, now)
 	switch {
 	case errors.Is(err, ErrUsernameTaken):
+		verr := &ValidationError{}
 		verr.add("username", "A user with that username already exists.")
 		return nil, verr
 	case errors.Is(err, ErrEmailTaken):
@@ -228,6 +222,20 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*User, error)
 	}
 	s.event(ctx, slog.LevelInfo, "registered", slog.String("user_id", u.ID))
 	return u, nil
+}
+
+// validateRegistration checks every field of a new account and returns the
+// trimmed email.
+func (s *Service) validateRegistration(in RegisterInput) (string, error) {
+	verr := &ValidationError{}
+	validateUsername(verr, in.Username)
+	email := validateEmail(verr, in.Email)
+	validateName(verr, "first_name", in.FirstName)
+	validateName(verr, "last_name", in.LastName)
+	for _, m := range s.cfg.Policy.Validate(in.Password, in.Username, email) {
+		verr.add("password", m)
+	}
+	return email, verr.orNil()
 }
 
 func (s *Service) mailVerification(ctx context.Context, u *User, now time.Time) error {
@@ -673,13 +681,8 @@ type CreateOptions struct {
 // CreateUser creates an account for an operator (warden user create).
 // Unlike Register it reports a taken email plainly: the operator is trusted.
 func (s *Service) CreateUser(ctx context.Context, in RegisterInput, opts CreateOptions) (*User, error) {
-	verr := &ValidationError{}
-	validateUsername(verr, in.Username)
-	email := validateEmail(verr, in.Email)
-	for _, m := range s.cfg.Policy.Validate(in.Password, in.Username, email) {
-		verr.add("password", m)
-	}
-	if err := verr.orNil(); err != nil {
+	email, err := s.validateRegistration(in)
+	if err != nil {
 		return nil, err
 	}
 	hash, err := s.cfg.Hasher.Hash(ctx, in.Password)

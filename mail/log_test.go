@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wardenhq/warden/internal/logtest"
+
 	"github.com/wardenhq/warden/mail"
 )
 
@@ -54,7 +56,7 @@ func TestSendLogged(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			logs := &syncBuffer{}
+			logs := &logtest.Buffer{}
 			err := mail.SendLogged(context.Background(), tc.mailer, tc.msg, slog.New(slog.NewTextHandler(logs, nil)))
 			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil) != (err == nil) {
 				t.Fatalf("SendLogged = %v, want %v", err, tc.wantErr)

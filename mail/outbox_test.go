@@ -14,10 +14,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wardenhq/warden/internal/logtest"
+
 	"github.com/wardenhq/warden/mail"
 )
 
-func newOutbox(t *testing.T, dir string, logs *syncBuffer) *mail.Outbox {
+func newOutbox(t *testing.T, dir string, logs *logtest.Buffer) *mail.Outbox {
 	t.Helper()
 	o, err := mail.NewOutbox(dir, testFrom, slog.New(slog.NewTextHandler(logs, nil)))
 	if err != nil {
@@ -44,7 +46,7 @@ var emlName = regexp.MustCompile(`^\d{8}T\d{6}\.\d{9}Z-[0-9a-f]{16}\.eml$`)
 
 func TestOutboxWritesParseableEML(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data", "outbox")
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	o := newOutbox(t, dir, logs)
 
 	msg, err := mail.ResetMessage("alice@example.com", "alice", testPublic, testToken)
@@ -106,7 +108,7 @@ func TestOutboxWritesParseableEML(t *testing.T) {
 
 func TestOutboxRefusesUnsafeMessagesWithoutWriting(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "outbox")
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	o := newOutbox(t, dir, logs)
 	for _, tc := range invalidMessages() {
 		t.Run(tc.name, func(t *testing.T) {
@@ -125,7 +127,7 @@ func TestOutboxRefusesUnsafeMessagesWithoutWriting(t *testing.T) {
 
 func TestOutboxWritesEachMessageToItsOwnFile(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "outbox")
-	o := newOutbox(t, dir, &syncBuffer{})
+	o := newOutbox(t, dir, &logtest.Buffer{})
 	const n = 20
 	errs := make(chan error, n)
 	for i := range n {
@@ -151,7 +153,7 @@ func TestOutboxWritesEachMessageToItsOwnFile(t *testing.T) {
 
 func TestOutboxDoesNotWriteAfterContextEnds(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "outbox")
-	o := newOutbox(t, dir, &syncBuffer{})
+	o := newOutbox(t, dir, &logtest.Buffer{})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := o.Send(ctx, validMessage()); !errors.Is(err, context.Canceled) {

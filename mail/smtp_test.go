@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wardenhq/warden/internal/logtest"
+
 	"github.com/wardenhq/warden/mail"
 )
 
@@ -39,7 +41,7 @@ func smtpURL(t *testing.T, scheme, host, addr string, withCreds bool) string {
 	return u.String()
 }
 
-func newSMTP(t *testing.T, rawURL, addr string, clientTLS *tls.Config, logs *syncBuffer) *mail.SMTP {
+func newSMTP(t *testing.T, rawURL, addr string, clientTLS *tls.Config, logs *logtest.Buffer) *mail.SMTP {
 	t.Helper()
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s, err := mail.NewSMTPForTest(rawURL, testFrom, logger, mail.TestOptions{
@@ -83,7 +85,7 @@ func TestSMTPDeliversMessage(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			be, addr := startServer(t, cert, tc.server)
-			logs := &syncBuffer{}
+			logs := &logtest.Buffer{}
 			s := newSMTP(t, smtpURL(t, tc.scheme, tc.host, addr, tc.creds), addr, cert.client, logs)
 
 			if err := s.Send(context.Background(), verificationFor(t, "alice@example.com")); err != nil {
@@ -139,7 +141,7 @@ func TestSMTPDeliversMessage(t *testing.T) {
 func TestSMTPKeepsNonASCIISubject(t *testing.T) {
 	cert := newTestCert(t)
 	be, addr := startServer(t, cert, serverConfig{startTLS: true})
-	s := newSMTP(t, smtpURL(t, "smtp", testHost, addr, false), addr, cert.client, &syncBuffer{})
+	s := newSMTP(t, smtpURL(t, "smtp", testHost, addr, false), addr, cert.client, &logtest.Buffer{})
 	msg := validMessage()
 	msg.Subject = "Bestätigen Sie Ihre Adresse ✓"
 	if err := s.Send(context.Background(), msg); err != nil {
@@ -173,7 +175,7 @@ func TestSMTPFailsClosed(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			be, addr := startServer(t, cert, tc.server)
-			logs := &syncBuffer{}
+			logs := &logtest.Buffer{}
 			s := newSMTP(t, smtpURL(t, tc.scheme, testHost, addr, tc.creds), addr, tc.clientTLS, logs)
 
 			err := s.Send(context.Background(), verificationFor(t, "alice@example.com"))
@@ -204,7 +206,7 @@ func TestSMTPServerDownFailsFastWithoutLeakingPassword(t *testing.T) {
 	for _, scheme := range []string{"smtp", "smtps"} {
 		t.Run(scheme, func(t *testing.T) {
 			addr := unusedAddr(t)
-			logs := &syncBuffer{}
+			logs := &logtest.Buffer{}
 			s := newSMTP(t, smtpURL(t, scheme, "127.0.0.1", addr, true), addr, nil, logs)
 
 			start := time.Now()
@@ -227,7 +229,7 @@ func TestSMTPServerDownFailsFastWithoutLeakingPassword(t *testing.T) {
 
 func TestSMTPGivesUpWhenContextEnds(t *testing.T) {
 	addr := silentServer(t)
-	s := newSMTP(t, smtpURL(t, "smtp", "127.0.0.1", addr, false), addr, nil, &syncBuffer{})
+	s := newSMTP(t, smtpURL(t, "smtp", "127.0.0.1", addr, false), addr, nil, &logtest.Buffer{})
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 
@@ -248,7 +250,7 @@ func TestSMTPGivesUpWhenContextEnds(t *testing.T) {
 func TestSMTPErrorOmitsRecipientAddress(t *testing.T) {
 	cert := newTestCert(t)
 	be, addr := startServer(t, cert, serverConfig{startTLS: true, rejectRcpt: true})
-	s := newSMTP(t, smtpURL(t, "smtp", testHost, addr, false), addr, cert.client, &syncBuffer{})
+	s := newSMTP(t, smtpURL(t, "smtp", testHost, addr, false), addr, cert.client, &logtest.Buffer{})
 
 	err := s.Send(context.Background(), verificationFor(t, "victim.name@example.org"))
 	if err == nil {
@@ -269,7 +271,7 @@ func TestSMTPErrorOmitsRecipientAddress(t *testing.T) {
 func TestSMTPRefusesUnsafeMessagesWithoutConnecting(t *testing.T) {
 	cert := newTestCert(t)
 	be, addr := startServer(t, cert, serverConfig{startTLS: true})
-	s := newSMTP(t, smtpURL(t, "smtp", testHost, addr, false), addr, cert.client, &syncBuffer{})
+	s := newSMTP(t, smtpURL(t, "smtp", testHost, addr, false), addr, cert.client, &logtest.Buffer{})
 	for _, tc := range invalidMessages() {
 		t.Run(tc.name, func(t *testing.T) {
 			err := s.Send(context.Background(), tc.msg)
@@ -286,7 +288,7 @@ func TestSMTPRefusesUnsafeMessagesWithoutConnecting(t *testing.T) {
 func TestSMTPSendsConcurrently(t *testing.T) {
 	cert := newTestCert(t)
 	be, addr := startServer(t, cert, serverConfig{startTLS: true, user: smtpUser, pass: smtpPassword})
-	s := newSMTP(t, smtpURL(t, "smtp", testHost, addr, true), addr, cert.client, &syncBuffer{})
+	s := newSMTP(t, smtpURL(t, "smtp", testHost, addr, true), addr, cert.client, &logtest.Buffer{})
 	const n = 8
 	errs := make(chan error, n)
 	for i := range n {
@@ -365,7 +367,7 @@ func TestSMTPNeverPrintsPassword(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs logtest.Buffer
 	slog.New(slog.NewJSONHandler(&logs, nil)).Info("configured", "mailer", s)
 	for _, printed := range []string{
 		fmt.Sprintf("%v", s), fmt.Sprintf("%+v", s), fmt.Sprintf("%#v", s), fmt.Sprint(s), logs.String(),

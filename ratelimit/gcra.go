@@ -48,3 +48,11 @@ func (g gcra) decision(debt int64, allowed bool) Decision {
 	}
 	return d
 }
+
+// DecisionAfter is the Decision for one request whose bucket lay debt ahead
+// of now (at least zero), as a Limiter in a shared store computes it from
+// its script's answer. It is the arithmetic Memory uses, so every store
+// sends the same headers for the same sequence of requests.
+func (p Policy) DecisionAfter(debt time.Duration, allowed bool) Decision {
+	return newGCRA(p.normalized()).decision(int64(debt), allowed)
+}

@@ -73,6 +73,11 @@ type sideResult struct {
 	CPUPerRequestUS []float64 `json:"cpu_per_request_us,omitempty"`
 	// MedianCPUPerRequestUS is the median of CPUPerRequestUS.
 	MedianCPUPerRequestUS float64 `json:"median_cpu_per_request_us,omitempty"`
+	// CPUsBusy is, for each round, the CPU time this process used divided
+	// by the wall time: how many of the GOMAXPROCS CPUs it kept busy. Well
+	// under GOMAXPROCS means other processes took the CPUs, or the side
+	// was bound by latency rather than CPU.
+	CPUsBusy []float64 `json:"cpus_busy,omitempty"`
 }
 
 // report is the outcome of a run.
@@ -246,8 +251,10 @@ func run(ctx context.Context, o options, progress io.Writer) (*report, error) {
 			cpuNote := ""
 			if cpuOK && n > 0 {
 				us := float64((cpu1 - cpu0).Microseconds()) / float64(n)
+				busy := (cpu1 - cpu0).Seconds() / elapsed.Seconds()
 				s.res.CPUPerRequestUS = append(s.res.CPUPerRequestUS, us)
-				cpuNote = fmt.Sprintf(", %.1f CPU-us/request", us)
+				s.res.CPUsBusy = append(s.res.CPUsBusy, busy)
+				cpuNote = fmt.Sprintf(", %.1f CPU-us/request, %.2f CPUs busy", us, busy)
 			}
 			fmt.Fprintf(progress, "round %d  %-16s %10.0f req/s  (%d requests in %v%s, %d errors so far)\n",
 				round, s.name, rps, n, elapsed.Round(time.Millisecond), cpuNote, s.errors())

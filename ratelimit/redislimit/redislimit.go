@@ -172,7 +172,7 @@ func (l *Limiter) Allow(ctx context.Context, key string) (ratelimit.Decision, er
 	if l.observe != nil {
 		l.observe(res[3]*1e9 + res[4])
 	}
-	return l.decision(debt, allowed), nil
+	return l.policy.DecisionAfter(time.Duration(debt), allowed), nil
 }
 
 // bucket names key's bucket: a digest, so the key itself is not stored.
@@ -181,19 +181,4 @@ func (l *Limiter) bucket(key string) string {
 	var b [22]byte
 	base64.RawURLEncoding.Encode(b[:], sum[:16])
 	return l.prefix + "rl:" + string(b[:])
-}
-
-// decision describes the outcome of one request whose bucket lay debt
-// nanoseconds ahead of now, exactly as ratelimit.Memory does.
-func (l *Limiter) decision(debt int64, allowed bool) ratelimit.Decision {
-	d := ratelimit.Decision{Allowed: allowed, Limit: l.policy.Burst}
-	after := debt + l.interval
-	if allowed {
-		d.Remaining = int((l.window - after) / l.interval)
-		d.Reset = time.Duration(after)
-	} else {
-		d.RetryAfter = time.Duration(after - l.window)
-		d.Reset = time.Duration(debt)
-	}
-	return d
 }

@@ -1,7 +1,6 @@
 package redislimit_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -12,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/wardenhq/warden/internal/logtest"
 
 	"github.com/redis/go-redis/v9"
 
@@ -349,7 +350,7 @@ func TestOutageAndFallback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs logtest.Buffer
 	fb, err := ratelimit.Fallback(rl, mem, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -397,23 +398,6 @@ func TestOutageAndFallback(t *testing.T) {
 	if keys, err := redistest.Keys(ctx, c, "warden:auth:"); err != nil || len(keys) != 2 {
 		t.Errorf("keys in Redis after the restart: %q, %v; want the probe's and the client's", keys, err)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 const benchKeys = 10_000
