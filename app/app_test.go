@@ -17,8 +17,9 @@ import (
 
 const apiKey = "wdn_ci_0123456789abcdef0123456789abcdef"
 
-// start serves a real App on a loopback port until the test ends.
-func start(t *testing.T, extra map[string]string) (string, *app.App) {
+// newApp builds an App from the test defaults and extra settings, and a
+// loopback listener for it.
+func newApp(t *testing.T, extra map[string]string) (*app.App, net.Listener) {
 	t.Helper()
 	vars := map[string]string{
 		"WARDEN_DATA_DIR":             t.TempDir(),
@@ -40,6 +41,13 @@ func start(t *testing.T, extra map[string]string) (string, *app.App) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return a, ln
+}
+
+// start serves a real App on a loopback port until the test ends.
+func start(t *testing.T, extra map[string]string) (string, *app.App) {
+	t.Helper()
+	a, ln := newApp(t, extra)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Serve(ctx, ln) }()
@@ -164,23 +172,7 @@ func TestProductionRefusesToStartWithoutASecret(t *testing.T) {
 }
 
 func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
-	cfg, err := config.Load(nil, func(k string) (string, bool) {
-		if k == "WARDEN_DATA_DIR" {
-			return t.TempDir(), true
-		}
-		return "", false
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.New(context.Background(), cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, ln := newApp(t, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() { served <- a.Serve(ctx, ln) }()
