@@ -14,12 +14,6 @@ import (
 	"github.com/wardenhq/warden/secure"
 )
 
-// Default limits applied when Config leaves them zero.
-const (
-	DefaultMaxHeaderCount      = 100
-	DefaultMaxHeaderValueBytes = 8 << 10
-	DefaultMaxBodyBytes        = 10 << 20
-)
 
 // Config holds the router-wide settings. The zero value is safe: no CORS
 // origin allowed, nobody's forwarding headers believed, default limits.
@@ -35,7 +29,9 @@ type Config struct {
 	// CORS is the default policy for every route; a route may override it
 	// with the CORS option. Nil allows no cross-origin access.
 	CORS *secure.CORS
-	// Header limits (431) and the default per-route body limit (413).
+	// Header limits (431) and the default per-route body limit (413); zero
+	// means secure.DefaultMaxHeaderCount, DefaultMaxHeaderValueBytes and
+	// DefaultMaxBodyBytes.
 	MaxHeaderCount      int
 	MaxHeaderValueBytes int
 	MaxBodyBytes        int64
@@ -57,15 +53,6 @@ type Router struct {
 func NewRouter(cfg Config) (*Router, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
-	}
-	if cfg.MaxHeaderCount <= 0 {
-		cfg.MaxHeaderCount = DefaultMaxHeaderCount
-	}
-	if cfg.MaxHeaderValueBytes <= 0 {
-		cfg.MaxHeaderValueBytes = DefaultMaxHeaderValueBytes
-	}
-	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	rt := &Router{cfg: cfg, logger: cfg.Logger, mux: http.NewServeMux(), preflights: map[string]*preflight{}}
 	headers, err := secure.NewHeaders(cfg.Headers)
