@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/http"
@@ -63,6 +64,9 @@ type JWTConfig struct {
 	MaxTokenBytes int
 	// Revocation, when set, makes "jti" required and refuses revoked ids.
 	Revocation revoke.Store
+	// CacheSize bounds the verified-token cache (see Verify):
+	// DefaultJWTCacheSize when 0, no cache when negative.
+	CacheSize int
 	// Now replaces the clock, for tests.
 	Now func() time.Time
 }
@@ -78,6 +82,9 @@ type JWT struct {
 	maxBytes   int
 	revocation revoke.Store
 	challenge  string
+	leeway     time.Duration
+	now        func() time.Time
+	cache      *verifiedCache
 }
 
 var keyTypes = map[string]func(crypto.PublicKey) bool{
@@ -161,6 +168,16 @@ func NewJWT(cfg JWTConfig) (*JWT, error) {
 		j.maxBytes = DefaultMaxTokenBytes
 	}
 	j.challenge = `Bearer realm="warden", error="invalid_token"`
+	j.leeway = leeway
+	j.now = cfg.Now
+	if j.now == nil {
+		j.now = time.Now
+	}
+	size := cfg.CacheSize
+	if size == 0 {
+		size = DefaultJWTCacheSize
+	}
+	j.cache = newVerifiedCache(size)
 	return j, nil
 }
 
@@ -231,10 +248,37 @@ func (j *JWT) Authenticate(r *http.Request) (*Identity, error) {
 
 // Verify checks one raw token and returns its identity. It is Authenticate
 // without the header extraction, for tokens that arrive another way.
+//
+// A token seen before is served from a bounded cache of verified tokens:
+// its signature and fixed claims are not checked again, but its exp and
+// nbf are, against the clock, and the revocation list is always asked. The
+// returned Identity is the caller's own copy; its Claims map and
+// Permissions slice are shared and must be treated as read-only.
 func (j *JWT) Verify(r *http.Request, raw string) (*Identity, error) {
 	if len(raw) > j.maxBytes {
 		return nil, invalid("The access token is too large.", nil)
 	}
+	var key [sha256.Size]byte
+	if j.cache != nil {
+		key = sha256.Sum256([]byte(raw))
+		if id, ok := j.cache.get(&key, j.now()); ok {
+			return j.checkRevoked(r, id)
+		}
+	}
+	id, err := j.parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	if j.cache != nil {
+		if notFrom, notAfter, ok := j.window(id); ok {
+			j.cache.put(&key, id, notFrom, notAfter, j.now())
+		}
+	}
+	return j.checkRevoked(r, id)
+}
+
+// parse runs every check of a token that does not need a store.
+func (j *JWT) parse(raw string) (*Identity, error) {
 	claims := jwt.MapClaims{}
 	tok, err := j.parser.ParseWithClaims(raw, claims, j.keyFor)
 	if err != nil {
@@ -256,17 +300,40 @@ func (j *JWT) Verify(r *http.Request, raw string) (*Identity, error) {
 	if exp, err := claims.GetExpirationTime(); err == nil && exp != nil {
 		id.ExpiresAt = exp.Time
 	}
-	if j.revocation != nil {
-		if id.TokenID == "" {
-			return nil, invalid("The access token is invalid.", errors.New("jti required when revocation is on"))
+	if j.revocation != nil && id.TokenID == "" {
+		return nil, invalid("The access token is invalid.", errors.New("jti required when revocation is on"))
+	}
+	return id, nil
+}
+
+// window is the span in which a verified token stays valid, with the same
+// leeway the parser allows: from nbf and iat to exp.
+func (j *JWT) window(id *Identity) (notFrom, notAfter time.Time, ok bool) {
+	if id.ExpiresAt.IsZero() {
+		return time.Time{}, time.Time{}, false
+	}
+	for _, name := range []string{"nbf", "iat"} {
+		if v, isNum := id.Claims[name].(float64); isNum {
+			if t := time.Unix(int64(v), 0).Add(-j.leeway); t.After(notFrom) {
+				notFrom = t
+			}
 		}
-		revoked, err := j.revocation.IsRevoked(r.Context(), id.TokenID)
-		if err != nil {
-			return nil, fmt.Errorf("%w: revocation check: %v", ErrUnavailable, err)
-		}
-		if revoked {
-			return nil, invalid("The access token has been revoked.", nil)
-		}
+	}
+	return notFrom, id.ExpiresAt.Add(j.leeway), true
+}
+
+// checkRevoked asks the revocation list about a valid token; a list that
+// cannot answer refuses it.
+func (j *JWT) checkRevoked(r *http.Request, id *Identity) (*Identity, error) {
+	if j.revocation == nil {
+		return id, nil
+	}
+	revoked, err := j.revocation.IsRevoked(r.Context(), id.TokenID)
+	if err != nil {
+		return nil, fmt.Errorf("%w: revocation check: %v", ErrUnavailable, err)
+	}
+	if revoked {
+		return nil, invalid("The access token has been revoked.", nil)
 	}
 	return id, nil
 }

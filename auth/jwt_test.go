@@ -13,11 +13,13 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -408,5 +410,74 @@ func TestSignerTokensVerify(t *testing.T) {
 	}
 	if _, err := (&auth.Signer{Algorithm: "HS256", Key: []byte("short")}).Sign("1", nil); err == nil {
 		t.Fatal("signed with a short secret")
+	}
+}
+
+// TestVerifiedTokenCache pins down what a cached token still goes through:
+// the clock, the revocation list, and nothing a handler did to an earlier
+// request's identity.
+func TestVerifiedTokenCache(t *testing.T) {
+	var now atomic.Int64
+	now.Store(time.Now().Unix())
+	clock := func() time.Time { return time.Unix(now.Load(), 0) }
+	store := revoke.NewMemory(revoke.MemoryOptions{Now: clock})
+	j := newJWT(t, auth.JWTConfig{Keys: []auth.JWTKey{{Algorithm: "HS256", Secret: hmacSecret}}, Revocation: store, Now: clock, Leeway: time.Second})
+	start := clock()
+	c := claims(map[string]any{"iat": start.Unix(), "nbf": start.Add(10 * time.Second).Unix(), "exp": start.Add(time.Minute).Unix(), "jti": "cached", "permissions": []string{"a"}})
+	tok := sign(t, jwt.SigningMethodHS256, hmacSecret, c, nil)
+	req := httptest.NewRequest("GET", "/", nil)
+
+	if _, err := j.Verify(req, tok); err == nil {
+		t.Fatal("accepted before nbf")
+	}
+	now.Add(10)
+	first, err := j.Verify(req, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.UserID = "tampered by a handler"
+	first.IsAdmin = true
+	second, err := j.Verify(req, tok) // served from the cache
+	if err != nil || second.UserID != "42" || second.IsAdmin {
+		t.Fatalf("cached identity %+v, %v", second, err)
+	}
+	// One character changed is another token: verified afresh, refused.
+	if _, err := j.Verify(req, tok[:len(tok)-2]+"AA"); err == nil {
+		t.Fatal("a tampered token was served")
+	}
+	// Revocation is asked on every hit.
+	if err := store.Revoke(context.Background(), "cached", start.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.Verify(req, tok); err == nil || !strings.Contains(err.Error(), "revoked") {
+		t.Fatalf("revoked cached token: %v", err)
+	}
+	// Expiry is checked against the clock on every hit.
+	fresh := sign(t, jwt.SigningMethodHS256, hmacSecret, claims(map[string]any{"iat": clock().Unix(), "nbf": clock().Unix(), "exp": clock().Add(30 * time.Second).Unix(), "jti": "fresh"}), nil)
+	if _, err := j.Verify(req, fresh); err != nil {
+		t.Fatal(err)
+	}
+	now.Add(31)
+	if _, err := j.Verify(req, fresh); err == nil {
+		t.Fatal("an expired cached token was accepted")
+	}
+}
+
+func TestVerifiedTokenCacheIsBounded(t *testing.T) {
+	j := newJWT(t, auth.JWTConfig{Keys: []auth.JWTKey{{Algorithm: "HS256", Secret: hmacSecret}}, CacheSize: 32})
+	req := httptest.NewRequest("GET", "/", nil)
+	var toks []string
+	for i := range 200 {
+		tok := sign(t, jwt.SigningMethodHS256, hmacSecret, claims(map[string]any{"jti": fmt.Sprint(i)}), nil)
+		toks = append(toks, tok)
+		if _, err := j.Verify(req, tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Evicted tokens are simply verified again.
+	for _, tok := range toks {
+		if _, err := j.Verify(req, tok); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

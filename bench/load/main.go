@@ -11,6 +11,12 @@
 //	go run ./bench/load                       # 3 rounds of 10s per side, 16 workers
 //	go run ./bench/load -rounds 5 -duration 20s -workers 64
 //	go run ./bench/load -json                 # results as JSON on stdout
+//	go run ./bench/load -cpuprofile load.pprof
+//	go tool pprof -tagfocus side=pipeline -top -cum load.pprof
+//
+// Besides requests per second, each round reports the CPU time the process
+// used per request and how many CPUs it kept busy, which tell a slower
+// pipeline from a machine that other processes were using at the time.
 //
 // The load generator shares the machine's CPUs with both servers, so the
 // ratio is of end-to-end throughput on this machine, not of server CPU
@@ -26,6 +32,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -51,6 +58,9 @@ type options struct {
 	Duration time.Duration // measured time per round and side
 	Warmup   time.Duration // unmeasured time before each measured round
 	Rounds   int
+	// HeadersControl adds a third server: the bare handler sending the
+	// pipeline's response headers, to show what sending them costs.
+	HeadersControl bool
 }
 
 // sideResult is one server's measurements.
@@ -78,6 +88,11 @@ type sideResult struct {
 	// under GOMAXPROCS means other processes took the CPUs, or the side
 	// was bound by latency rather than CPU.
 	CPUsBusy []float64 `json:"cpus_busy,omitempty"`
+	// AllocBytesPerRequest is, for each round, the bytes the process
+	// allocated (servers and load generator) per good response, and
+	// GCCycles the garbage collections the round ran.
+	AllocBytesPerRequest []float64 `json:"alloc_bytes_per_request"`
+	GCCycles             []uint32  `json:"gc_cycles"`
 }
 
 // report is the outcome of a run.
@@ -110,6 +125,11 @@ type report struct {
 	MeetsTarget    bool    `json:"meets_target"`
 	TotalErrors    int64   `json:"total_errors"`
 	AccessLogNotes string  `json:"access_log"`
+	// HeadersControl is the bare handler plus the pipeline's response
+	// headers (-headers-control), and HeadersRatio its median req/s over
+	// bare's.
+	HeadersControl *sideResult `json:"bare_with_pipeline_headers,omitempty"`
+	HeadersRatio   float64     `json:"headers_ratio,omitempty"`
 }
 
 func main() {
@@ -119,6 +139,7 @@ func main() {
 	flag.DurationVar(&o.Warmup, "warmup", 2*time.Second, "unmeasured warm-up before each measured round")
 	flag.IntVar(&o.Rounds, "rounds", 3, "alternating bare/pipeline rounds")
 	asJSON := flag.Bool("json", false, "print the results as JSON on stdout (progress goes to stderr)")
+	flag.BoolVar(&o.HeadersControl, "headers-control", false, "also drive the bare handler sending the pipeline's response headers, to isolate what the headers cost")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (servers and load generator) to `file`")
 	flag.Parse()
 	if o.Workers < 1 || o.Rounds < 1 || o.Duration <= 0 || o.Warmup < 0 {
@@ -212,6 +233,19 @@ func run(ctx context.Context, o options, progress io.Writer) (*report, error) {
 	if err := wd.check(ctx, true); err != nil {
 		return nil, err
 	}
+	sides := []*side{bare, wd}
+	var ctl *side
+	if o.HeadersControl {
+		ctl, err = startSide(ctx, "bare + headers", "headers", withPipelineHeaders(f, bench.Handler()), hdr, o.Workers)
+		if err != nil {
+			return nil, err
+		}
+		defer ctl.close()
+		if err := ctl.check(ctx, false); err != nil {
+			return nil, err
+		}
+		sides = []*side{bare, ctl, wd}
+	}
 
 	rep := &report{
 		GoVersion: runtime.Version(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH,
@@ -231,23 +265,33 @@ func run(ctx context.Context, o options, progress io.Writer) (*report, error) {
 	}
 	fmt.Fprintf(progress, "GOMAXPROCS=%d NumCPU=%d %s %s/%s; the load generator and both servers share these CPUs\n",
 		rep.GOMAXPROCS, rep.NumCPU, rep.GoVersion, rep.GOOS, rep.GOARCH)
-	fmt.Fprintf(progress, "workers=%d duration=%v warmup=%v rounds=%d (alternating bare/pipeline)\n", o.Workers, o.Duration, o.Warmup, o.Rounds)
+	fmt.Fprintf(progress, "workers=%d duration=%v warmup=%v rounds=%d (alternating sides)\n", o.Workers, o.Duration, o.Warmup, o.Rounds)
 	fmt.Fprintf(progress, "pipeline: %s\n", rep.Pipeline)
 
 	for round := 1; round <= o.Rounds; round++ {
-		for _, s := range []*side{bare, wd} {
+		for _, s := range sides {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
 			if o.Warmup > 0 {
 				s.drive(o.Workers, o.Warmup)
 			}
+			var m0, m1 runtime.MemStats
+			runtime.ReadMemStats(&m0)
 			cpu0, cpuOK := processCPU()
 			n, elapsed := s.drive(o.Workers, o.Duration)
 			cpu1, _ := processCPU()
+			runtime.ReadMemStats(&m1)
 			rps := float64(n) / elapsed.Seconds()
 			s.res.Requests += n
 			s.res.RPS = append(s.res.RPS, rps)
+			allocNote := ""
+			if n > 0 {
+				perReq := float64(m1.TotalAlloc-m0.TotalAlloc) / float64(n)
+				s.res.AllocBytesPerRequest = append(s.res.AllocBytesPerRequest, perReq)
+				s.res.GCCycles = append(s.res.GCCycles, m1.NumGC-m0.NumGC)
+				allocNote = fmt.Sprintf(", %.1f KB allocated/request, %d GCs", perReq/1024, m1.NumGC-m0.NumGC)
+			}
 			cpuNote := ""
 			if cpuOK && n > 0 {
 				us := float64((cpu1 - cpu0).Microseconds()) / float64(n)
@@ -256,17 +300,26 @@ func run(ctx context.Context, o options, progress io.Writer) (*report, error) {
 				s.res.CPUsBusy = append(s.res.CPUsBusy, busy)
 				cpuNote = fmt.Sprintf(", %.1f CPU-us/request, %.2f CPUs busy", us, busy)
 			}
-			fmt.Fprintf(progress, "round %d  %-16s %10.0f req/s  (%d requests in %v%s, %d errors so far)\n",
-				round, s.name, rps, n, elapsed.Round(time.Millisecond), cpuNote, s.errors())
+			fmt.Fprintf(progress, "round %d  %-16s %8.0f req/s  (%d requests in %v%s%s, %d errors so far)\n",
+				round, s.name, rps, n, elapsed.Round(time.Millisecond), cpuNote, allocNote, s.errors())
 		}
 		rep.RoundRatios = append(rep.RoundRatios, wd.res.RPS[round-1]/bare.res.RPS[round-1])
 	}
-	for _, s := range []*side{bare, wd} {
+	for _, s := range sides {
 		s.res.Name = s.name
 		s.res.MedianRPS = median(s.res.RPS)
 		s.res.MedianCPUPerRequestUS = median(s.res.CPUPerRequestUS)
 	}
 	rep.Bare, rep.Warden = bare.res, wd.res
+	rep.TotalErrors = rep.Bare.Errors + rep.Warden.Errors
+	if ctl != nil {
+		res := ctl.res
+		rep.HeadersControl = &res
+		if rep.Bare.MedianRPS > 0 {
+			rep.HeadersRatio = res.MedianRPS / rep.Bare.MedianRPS
+		}
+		rep.TotalErrors += res.Errors
+	}
 	if rep.Bare.MedianRPS > 0 {
 		rep.Ratio = rep.Warden.MedianRPS / rep.Bare.MedianRPS
 	}
@@ -275,8 +328,38 @@ func run(ctx context.Context, o options, progress io.Writer) (*report, error) {
 		rep.CPURatio = rep.Bare.MedianCPUPerRequestUS / rep.Warden.MedianCPUPerRequestUS
 	}
 	rep.MeetsTarget = rep.Ratio >= TargetRatio
-	rep.TotalErrors = rep.Bare.Errors + rep.Warden.Errors
 	return rep, nil
+}
+
+// withPipelineHeaders wraps h so that it sends the response headers the
+// pipeline sends (security, CORS, rate-limit and request-id headers),
+// copied from one request through f's Router: the cost of the headers
+// alone, without the work that decides them.
+func withPipelineHeaders(f *bench.Fixture, h http.Handler) http.Handler {
+	r := httptest.NewRequest(http.MethodGet, bench.Path, nil)
+	r.Header.Set("Authorization", f.Authorization())
+	r.Header.Set("Origin", bench.Origin)
+	w := httptest.NewRecorder()
+	f.Router.ServeHTTP(w, r)
+	extra := make([]struct {
+		key   string
+		value []string
+	}, 0, len(w.Header()))
+	for k, v := range w.Header() {
+		if k != "Content-Type" && k != "Content-Length" {
+			extra = append(extra, struct {
+				key   string
+				value []string
+			}{k, slices.Clip(v)})
+		}
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hdr := w.Header()
+		for _, e := range extra {
+			hdr[e.key] = e.value
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // startSide serves h on a fresh 127.0.0.1 port, with the server limits
@@ -482,7 +565,11 @@ func printReport(w io.Writer, r *report) {
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "server\tmedian req/s\trounds req/s\tCPU-us/req\trequests\terrors\t")
-	for _, s := range []sideResult{r.Bare, r.Warden} {
+	all := []sideResult{r.Bare, r.Warden}
+	if r.HeadersControl != nil {
+		all = []sideResult{r.Bare, *r.HeadersControl, r.Warden}
+	}
+	for _, s := range all {
 		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%.1f\t%d\t%d\t\n", s.Name, s.MedianRPS, formatRPS(s.RPS), s.MedianCPUPerRequestUS, s.Requests, s.Errors)
 	}
 	_ = tw.Flush()
@@ -490,7 +577,10 @@ func printReport(w io.Writer, r *report) {
 		r.GOMAXPROCS, r.Workers, r.Duration, r.Warmup, r.Rounds)
 	fmt.Fprintf(w, "rate limit: memory, %d/s burst %d, high enough never to refuse\n", bench.RateLimitRate, bench.RateLimitBurst)
 	fmt.Fprintf(w, "access log: %s\n", r.AccessLogNotes)
-	for _, s := range []sideResult{r.Bare, r.Warden} {
+	if r.HeadersControl != nil {
+		fmt.Fprintf(w, "bare + the pipeline's response headers / bare (median req/s): %.3fx: what sending the headers alone costs\n", r.HeadersRatio)
+	}
+	for _, s := range all {
 		if s.Errors > 0 {
 			fmt.Fprintf(w, "ERRORS on %s: %d, first: %s\n", s.Name, s.Errors, s.FirstError)
 		}

@@ -15,11 +15,15 @@ func TestRunSmoke(t *testing.T) {
 	if testing.Verbose() {
 		out = t.Output()
 	}
-	rep, err := run(context.Background(), options{Workers: 2, Duration: 300 * time.Millisecond, Rounds: 1}, out)
+	o := options{Workers: 2, Duration: 300 * time.Millisecond, Rounds: 1, HeadersControl: true}
+	rep, err := run(context.Background(), o, out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []sideResult{rep.Bare, rep.Warden} {
+	if rep.HeadersControl == nil {
+		t.Fatal("no result for the headers control")
+	}
+	for _, s := range []sideResult{rep.Bare, rep.Warden, *rep.HeadersControl} {
 		if s.Errors != 0 {
 			t.Errorf("%s: %d errors, first: %s", s.Name, s.Errors, s.FirstError)
 		}
