@@ -14,7 +14,6 @@ import (
 	"github.com/wardenhq/warden/secure"
 )
 
-
 // Config holds the router-wide settings. The zero value is safe: no CORS
 // origin allowed, nobody's forwarding headers believed, default limits.
 type Config struct {
