@@ -221,7 +221,11 @@ func startServer(t *testing.T, cert testCert, cfg serverConfig) (*backend, strin
 		}
 	}()
 	t.Cleanup(func() {
+		// Close the listener too: when a test ends before the goroutine
+		// reached Serve, srv.Close does not know the listener yet, and
+		// Serve would then wait in Accept for ever.
 		_ = srv.Close()
+		_ = ln.Close()
 		<-done
 	})
 	return be, ln.Addr().String()
