@@ -191,7 +191,7 @@ func TestBusDisconnectsSlowSubscribers(t *testing.T) {
 				// Give the fast reader a chance; the slow one never reads.
 				time.Sleep(time.Millisecond)
 			}
-			if d := time.Since(start); d > 2*time.Second {
+			if d := time.Since(start); d > 10*time.Second { // a hang, not a slow machine
 				t.Errorf("publishing %d messages took %v", n, d)
 			}
 			if got := <-received; got != n {

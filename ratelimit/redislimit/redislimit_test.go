@@ -375,7 +375,7 @@ func TestOutageAndFallback(t *testing.T) {
 		if d.Allowed != w {
 			t.Errorf("fallback request %d: %+v, want allowed %v", i, d, w)
 		}
-		if el := time.Since(start); el > 2500*time.Millisecond {
+		if el := time.Since(start); el > 10*time.Second { // a hang, not a slow machine
 			t.Errorf("fallback request %d took %v", i, el)
 		}
 	}

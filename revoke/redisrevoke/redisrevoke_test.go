@@ -140,7 +140,7 @@ func TestFailsClosedWhileRedisIsDown(t *testing.T) {
 		if err == nil {
 			t.Fatalf("check %d while Redis is down: IsRevoked = %v, nil; want an error", i, got)
 		}
-		if d := time.Since(start); d > 2500*time.Millisecond {
+		if d := time.Since(start); d > 10*time.Second { // a hang, not a slow machine
 			t.Errorf("check %d took %v to fail", i, d)
 		}
 	}
