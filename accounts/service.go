@@ -188,17 +188,12 @@ func (e *ValidationError) orNil() error {
 // mail instead); the returned user then carries a fresh id that matches no
 // account.
 func (s *Service) Register(ctx context.Context, in RegisterInput) (*User, error) {
-	email, err := s.validateRegistration(in)
-	if err != nil {
-		return nil, err
-	}
 	// Hash before looking anything up, so a taken email costs the same.
-	hash, err := s.cfg.Hasher.Hash(ctx, in.Password)
+	u, err := s.newUser(ctx, in)
 	if err != nil {
 		return nil, err
 	}
 	now := s.now()
-	u := &User{ID: uuid.NewString(), Username: in.Username, Email: email, PasswordHash: hash, FirstName: in.FirstName, LastName: in.LastName, Permissions: []string{}}
 	err = s.repo.createUser(ctx, u, now)
 	switch {
 	case errors.Is(err, ErrUsernameTaken):
@@ -207,13 +202,13 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*User, error)
 		return nil, verr
 	case errors.Is(err, ErrEmailTaken):
 		// Tell the owner, at the address on file, instead of the caller.
-		owner, err := s.repo.userByEmail(ctx, email)
+		owner, err := s.repo.userByEmail(ctx, u.Email)
 		if err != nil {
 			return nil, err
 		}
 		s.event(ctx, slog.LevelInfo, "register_existing_email", slog.String("user_id", owner.ID))
 		s.send(func() (mail.Message, error) { return mail.AccountExistsNotice(owner.Email, s.cfg.PublicURL) })
-		return &User{ID: uuid.NewString(), Username: in.Username, Email: email}, nil
+		return &User{ID: uuid.NewString(), Username: u.Username, Email: u.Email}, nil
 	case err != nil:
 		return nil, err
 	}
@@ -224,9 +219,9 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*User, error)
 	return u, nil
 }
 
-// validateRegistration checks every field of a new account and returns the
-// trimmed email.
-func (s *Service) validateRegistration(in RegisterInput) (string, error) {
+// newUser validates a new account's fields and hashes its password; the
+// user is not stored yet.
+func (s *Service) newUser(ctx context.Context, in RegisterInput) (*User, error) {
 	verr := &ValidationError{}
 	validateUsername(verr, in.Username)
 	email := validateEmail(verr, in.Email)
@@ -235,7 +230,15 @@ func (s *Service) validateRegistration(in RegisterInput) (string, error) {
 	for _, m := range s.cfg.Policy.Validate(in.Password, in.Username, email) {
 		verr.add("password", m)
 	}
-	return email, verr.orNil()
+	if err := verr.orNil(); err != nil {
+		return nil, err
+	}
+	hash, err := s.cfg.Hasher.Hash(ctx, in.Password)
+	if err != nil {
+		return nil, err
+	}
+	return &User{ID: uuid.NewString(), Username: in.Username, Email: email, PasswordHash: hash,
+		FirstName: in.FirstName, LastName: in.LastName, Permissions: []string{}}, nil
 }
 
 func (s *Service) mailVerification(ctx context.Context, u *User, now time.Time) error {
@@ -681,20 +684,14 @@ type CreateOptions struct {
 // CreateUser creates an account for an operator (warden user create).
 // Unlike Register it reports a taken email plainly: the operator is trusted.
 func (s *Service) CreateUser(ctx context.Context, in RegisterInput, opts CreateOptions) (*User, error) {
-	email, err := s.validateRegistration(in)
+	u, err := s.newUser(ctx, in)
 	if err != nil {
 		return nil, err
 	}
-	hash, err := s.cfg.Hasher.Hash(ctx, in.Password)
-	if err != nil {
-		return nil, err
+	u.IsAdmin, u.IsStaff, u.EmailVerified = opts.Admin, opts.Staff, opts.Verified
+	if opts.Permissions != nil {
+		u.Permissions = opts.Permissions
 	}
-	perms := opts.Permissions
-	if perms == nil {
-		perms = []string{}
-	}
-	u := &User{ID: uuid.NewString(), Username: in.Username, Email: email, PasswordHash: hash, FirstName: in.FirstName, LastName: in.LastName,
-		IsAdmin: opts.Admin, IsStaff: opts.Staff, EmailVerified: opts.Verified, Permissions: perms}
 	if err := s.repo.createUser(ctx, u, s.now()); err != nil {
 		return nil, err
 	}

@@ -414,7 +414,20 @@ func benchKeyList() []string {
 // WARDEN_TEST_REDIS_URL: one script run, one round trip.
 func BenchmarkRedisAllow(b *testing.B) {
 	c := redistest.Open(b)
-	l := newLimiter(b, c, ratelimit.Policy{Rate: 1e6, Burst: 1_000_000}, redistest.Prefix(b))
+	benchAllow(b, newLimiter(b, c, ratelimit.Policy{Rate: 1e6, Burst: 1_000_000}, redistest.Prefix(b)))
+}
+
+// BenchmarkMemoryAllow is ratelimit.Memory on the same keys, for the ratio.
+func BenchmarkMemoryAllow(b *testing.B) {
+	m, err := ratelimit.NewMemory(ratelimit.Policy{Rate: 1e6, Burst: 1_000_000}, ratelimit.MemoryOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchAllow(b, m)
+}
+
+// benchAllow runs l over the benchmark keys, serially and in parallel.
+func benchAllow(b *testing.B, l ratelimit.Limiter) {
 	keys := benchKeyList()
 	b.Run("serial", func(b *testing.B) {
 		b.ReportAllocs()
@@ -433,39 +446,6 @@ func BenchmarkRedisAllow(b *testing.B) {
 			i := int(worker.Add(1) * 7919)
 			for pb.Next() {
 				if _, err := l.Allow(ctx, keys[i%benchKeys]); err != nil {
-					b.Error(err)
-					return
-				}
-				i++
-			}
-		})
-	})
-}
-
-// BenchmarkMemoryAllow is ratelimit.Memory on the same keys, for the ratio.
-func BenchmarkMemoryAllow(b *testing.B) {
-	m, err := ratelimit.NewMemory(ratelimit.Policy{Rate: 1e6, Burst: 1_000_000}, ratelimit.MemoryOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	keys := benchKeyList()
-	b.Run("serial", func(b *testing.B) {
-		b.ReportAllocs()
-		i := 0
-		for b.Loop() {
-			if _, err := m.Allow(ctx, keys[i%benchKeys]); err != nil {
-				b.Fatal(err)
-			}
-			i++
-		}
-	})
-	b.Run("parallel", func(b *testing.B) {
-		var worker atomic.Int64
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			i := int(worker.Add(1) * 7919)
-			for pb.Next() {
-				if _, err := m.Allow(ctx, keys[i%benchKeys]); err != nil {
 					b.Error(err)
 					return
 				}
