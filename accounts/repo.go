@@ -194,16 +194,31 @@ func (r *repo) createOneTimeToken(ctx context.Context, userID, purpose, digest s
 	return unavailable(err)
 }
 
-// consumeOneTimeToken marks a live token used inside tx and returns its user.
-func (r *repo) consumeOneTimeToken(ctx context.Context, tx *sql.Tx, digest, purpose string, now time.Time) (string, error) {
+// queryRower is what *sql.DB and *sql.Tx share for single-row reads.
+type queryRower interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// liveOneTimeToken returns the user of an unused, unexpired token of
+// purpose, without spending it; errInvalidToken when there is none.
+func (r *repo) liveOneTimeToken(ctx context.Context, q queryRower, digest, purpose string, now time.Time) (string, error) {
 	var userID string
-	err := tx.QueryRowContext(ctx, r.db.Rebind(`SELECT user_id FROM one_time_tokens WHERE token_hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ?`),
+	err := q.QueryRowContext(ctx, r.db.Rebind(`SELECT user_id FROM one_time_tokens WHERE token_hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ?`),
 		digest, purpose, ms(now)).Scan(&userID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", errInvalidToken
 	}
 	if err != nil {
 		return "", unavailable(err)
+	}
+	return userID, nil
+}
+
+// consumeOneTimeToken marks a live token used inside tx and returns its user.
+func (r *repo) consumeOneTimeToken(ctx context.Context, tx *sql.Tx, digest, purpose string, now time.Time) (string, error) {
+	userID, err := r.liveOneTimeToken(ctx, tx, digest, purpose, now)
+	if err != nil {
+		return "", err
 	}
 	res, err := tx.ExecContext(ctx, r.db.Rebind(`UPDATE one_time_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL`), ms(now), digest)
 	if err != nil {

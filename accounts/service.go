@@ -2,6 +2,7 @@ package accounts
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -292,7 +293,7 @@ type Client struct {
 func (s *Service) VerifyEmail(ctx context.Context, token string, c Client) (*Tokens, error) {
 	now := s.now()
 	var userID string
-	err := s.cfg.DB.InTx(ctx, func(tx *sqlTx) error {
+	err := s.cfg.DB.InTx(ctx, func(tx *sql.Tx) error {
 		var err error
 		if userID, err = s.repo.consumeOneTimeToken(ctx, tx, digestOf(token), purposeVerify, now); err != nil {
 			return err
@@ -422,7 +423,7 @@ func (s *Service) startSession(ctx context.Context, u *User, c Client, now time.
 		return nil, err
 	}
 	sess := &Session{ID: sid, UserID: u.ID, CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTTL), UserAgent: truncate(c.UserAgent, 256), IP: c.IP}
-	err = s.cfg.DB.InTx(ctx, func(tx *sqlTx) error {
+	err = s.cfg.DB.InTx(ctx, func(tx *sql.Tx) error {
 		return s.repo.insertSession(ctx, tx, sess, digest, sess.ExpiresAt)
 	})
 	if err != nil {
@@ -549,14 +550,9 @@ func (s *Service) ConfirmReset(ctx context.Context, token, newPassword string) e
 	now := s.now()
 	digest := digestOf(token)
 	// Check the token before the expensive hash, without spending it.
-	var userID string
-	err := s.cfg.DB.QueryRowContext(ctx, s.cfg.DB.Rebind(`SELECT user_id FROM one_time_tokens WHERE token_hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ?`),
-		digest, purposeReset, ms(now)).Scan(&userID)
+	userID, err := s.repo.liveOneTimeToken(ctx, s.cfg.DB, digest, purposeReset, now)
 	if err != nil {
-		if isNoRows(err) {
-			return ErrInvalidToken
-		}
-		return unavailable(err)
+		return err
 	}
 	u, err := s.repo.userByID(ctx, userID)
 	if err != nil {
@@ -573,7 +569,7 @@ func (s *Service) ConfirmReset(ctx context.Context, token, newPassword string) e
 	if err != nil {
 		return err
 	}
-	err = s.cfg.DB.InTx(ctx, func(tx *sqlTx) error {
+	err = s.cfg.DB.InTx(ctx, func(tx *sql.Tx) error {
 		if _, err := s.repo.consumeOneTimeToken(ctx, tx, digest, purposeReset, now); err != nil {
 			return err
 		}
@@ -629,7 +625,7 @@ func (s *Service) ChangePassword(ctx context.Context, id *auth.Identity, current
 		return err
 	}
 	sid, _ := id.Claims["sid"].(string)
-	err = s.cfg.DB.InTx(ctx, func(tx *sqlTx) error {
+	err = s.cfg.DB.InTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, s.cfg.DB.Rebind(`UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`), hash, ms(now), u.ID); err != nil {
 			return unavailable(err)
 		}

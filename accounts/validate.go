@@ -1,17 +1,11 @@
 package accounts
 
 import (
-	"database/sql"
-	"errors"
 	"net/mail"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 )
-
-type sqlTx = sql.Tx
-
-func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
 
 // validateUsername allows what Django allows: 1 to 150 letters, digits and
 // @ . + - _ ; we also require at least 3 characters.

@@ -170,12 +170,9 @@ func (a *App) openShared(ctx context.Context) error {
 // openAccounts opens the database and builds the identity service.
 func (a *App) openAccounts(ctx context.Context, secret []byte) error {
 	cfg := a.cfg
-	dbURL := cfg.DatabaseURL
-	if dbURL == "" {
-		var err error
-		if dbURL, err = store.DefaultURL(cfg.DataDir); err != nil {
-			return err
-		}
+	dbURL, err := store.ResolveURL(cfg.DatabaseURL, cfg.DataDir)
+	if err != nil {
+		return err
 	}
 	db, err := store.Open(ctx, dbURL)
 	if err != nil {

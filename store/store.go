@@ -51,8 +51,12 @@ type DB struct {
 	Dialect string
 }
 
-// DefaultURL is the SQLite database inside dataDir.
-func DefaultURL(dataDir string) (string, error) {
+// ResolveURL returns configured, or when it is empty the SQLite database
+// inside dataDir (the zero-setup default).
+func ResolveURL(configured, dataDir string) (string, error) {
+	if configured != "" {
+		return configured, nil
+	}
 	abs, err := filepath.Abs(filepath.Join(dataDir, "warden.db"))
 	if err != nil {
 		return "", err

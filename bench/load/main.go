@@ -559,7 +559,7 @@ func median(xs []float64) float64 {
 func printReport(w io.Writer, r *report) {
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "ratio pipeline/bare (median rps): %.3fx  (target >= %.2fx: %s)\n", r.Ratio, r.Target, verdict(r.MeetsTarget))
-	fmt.Fprintf(w, "ratio within each round: %s (median %.3fx)\n", formatRatios(r.RoundRatios), r.MedianRound)
+	fmt.Fprintf(w, "ratio within each round: %s (median %.3fx)\n", formatEach("%.3fx", r.RoundRatios), r.MedianRound)
 	if r.CPURatio > 0 {
 		fmt.Fprintf(w, "CPU ratio (bare / pipeline CPU-us per request, whole process): %.3fx\n", r.CPURatio)
 	}
@@ -570,7 +570,7 @@ func printReport(w io.Writer, r *report) {
 		all = []sideResult{r.Bare, *r.HeadersControl, r.Warden}
 	}
 	for _, s := range all {
-		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%.1f\t%d\t%d\t\n", s.Name, s.MedianRPS, formatRPS(s.RPS), s.MedianCPUPerRequestUS, s.Requests, s.Errors)
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%.1f\t%d\t%d\t\n", s.Name, s.MedianRPS, formatEach("%.0f", s.RPS), s.MedianCPUPerRequestUS, s.Requests, s.Errors)
 	}
 	_ = tw.Flush()
 	fmt.Fprintf(w, "GOMAXPROCS=%d, %d workers, %v per round after %v warm-up, %d rounds per side\n",
@@ -606,24 +606,14 @@ func verdict(ok bool) string {
 	return "NOT met"
 }
 
-func formatRatios(xs []float64) string {
+// formatEach formats every value with format, separated by spaces.
+func formatEach(format string, xs []float64) string {
 	var b bytes.Buffer
 	for i, x := range xs {
 		if i > 0 {
 			b.WriteString(" ")
 		}
-		fmt.Fprintf(&b, "%.3fx", x)
-	}
-	return b.String()
-}
-
-func formatRPS(xs []float64) string {
-	var b bytes.Buffer
-	for i, x := range xs {
-		if i > 0 {
-			b.WriteString(" ")
-		}
-		fmt.Fprintf(&b, "%.0f", x)
+		fmt.Fprintf(&b, format, x)
 	}
 	return b.String()
 }

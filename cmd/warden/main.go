@@ -114,11 +114,9 @@ func migrate(args []string) error {
 	if err != nil {
 		return err
 	}
-	url := cfg.DatabaseURL
-	if url == "" {
-		if url, err = store.DefaultURL(cfg.DataDir); err != nil {
-			return err
-		}
+	url, err := store.ResolveURL(cfg.DatabaseURL, cfg.DataDir)
+	if err != nil {
+		return err
 	}
 	db, err := store.Open(context.Background(), url)
 	if err != nil {
