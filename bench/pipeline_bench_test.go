@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/wardenhq/warden/bench"
+	"github.com/wardenhq/warden/internal/benchfixture"
 )
 
 // discardWriter is a cheap http.ResponseWriter: it keeps the status and
@@ -39,9 +39,9 @@ func (w *discardWriter) reset() {
 	w.bytes = 0
 }
 
-func newFixture(b *testing.B, o bench.Options) *bench.Fixture {
+func newFixture(b *testing.B, o benchfixture.Options) *benchfixture.Fixture {
 	b.Helper()
-	f, err := bench.NewFixture(o)
+	f, err := benchfixture.NewFixture(o)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -51,9 +51,9 @@ func newFixture(b *testing.B, o bench.Options) *bench.Fixture {
 // newRequest returns a GET as net/http's server would hand it over: a
 // peer address, no body, and (for the pipeline) a bearer token and an
 // allowed Origin.
-func newRequest(b *testing.B, f *bench.Fixture, withCredentials bool) *http.Request {
+func newRequest(b *testing.B, f *benchfixture.Fixture, withCredentials bool) *http.Request {
 	b.Helper()
-	r, err := http.NewRequest(http.MethodGet, "http://api.example.com"+bench.Path, nil)
+	r, err := http.NewRequest(http.MethodGet, "http://api.example.com"+benchfixture.Path, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func newRequest(b *testing.B, f *bench.Fixture, withCredentials bool) *http.Requ
 	r.Header.Set("User-Agent", "warden-bench")
 	if withCredentials {
 		r.Header.Set("Authorization", f.Authorization())
-		r.Header.Set("Origin", bench.Origin)
+		r.Header.Set("Origin", benchfixture.Origin)
 	}
 	return r
 }
@@ -75,8 +75,8 @@ func serveOnce(b *testing.B, h http.Handler, r *http.Request, pipeline bool) {
 	w := &discardWriter{}
 	w.reset()
 	h.ServeHTTP(w, r)
-	if w.status != http.StatusOK || w.bytes != len(bench.ResponseBody) {
-		b.Fatalf("status %d, %d body bytes; want 200 and %d", w.status, w.bytes, len(bench.ResponseBody))
+	if w.status != http.StatusOK || w.bytes != len(benchfixture.ResponseBody) {
+		b.Fatalf("status %d, %d body bytes; want 200 and %d", w.status, w.bytes, len(benchfixture.ResponseBody))
 	}
 	if !pipeline {
 		return
@@ -123,9 +123,9 @@ func runServe(b *testing.B, h http.Handler, r *http.Request, pipeline bool) {
 // BenchmarkJWTVerifyHS256 measures auth.JWT.Verify alone on a valid HS256
 // token: parse, HMAC, claim checks and the revocation lookup.
 func BenchmarkJWTVerifyHS256(b *testing.B) {
-	f := newFixture(b, bench.Options{})
+	f := newFixture(b, benchfixture.Options{})
 	r := newRequest(b, f, true)
-	if id, err := f.JWT.Verify(r, f.Token); err != nil || id.UserID != bench.UserID {
+	if id, err := f.JWT.Verify(r, f.Token); err != nil || id.UserID != benchfixture.UserID {
 		b.Fatalf("Verify = %v, %v", id, err)
 	}
 	b.Run("serial", func(b *testing.B) {
@@ -153,15 +153,15 @@ func BenchmarkJWTVerifyHS256(b *testing.B) {
 // HS256 with revocation, IsAuthenticated, CORS, the memory rate limit,
 // security headers and the access log (JSON to io.Discard).
 func BenchmarkPipeline(b *testing.B) {
-	f := newFixture(b, bench.Options{})
+	f := newFixture(b, benchfixture.Options{})
 	runServe(b, f.Router, newRequest(b, f, true), true)
 }
 
 // BenchmarkBareHandler measures the same JSON handler with no pipeline, on
 // the same request.
 func BenchmarkBareHandler(b *testing.B) {
-	f := newFixture(b, bench.Options{})
-	runServe(b, bench.Handler(), newRequest(b, f, true), false)
+	f := newFixture(b, benchfixture.Options{})
+	runServe(b, benchfixture.Handler(), newRequest(b, f, true), false)
 }
 
 // BenchmarkPipelineWithout drops one stage at a time, serially, so that the
@@ -169,13 +169,13 @@ func BenchmarkBareHandler(b *testing.B) {
 func BenchmarkPipelineWithout(b *testing.B) {
 	stages := []struct {
 		name string
-		opts bench.Options
+		opts benchfixture.Options
 	}{
-		{"AccessLog", bench.Options{NoAccessLog: true}},
-		{"Auth", bench.Options{NoAuth: true}},
-		{"CORS", bench.Options{NoCORS: true}},
-		{"RateLimit", bench.Options{NoRateLimit: true}},
-		{"All", bench.Options{NoAccessLog: true, NoAuth: true, NoCORS: true, NoRateLimit: true}},
+		{"AccessLog", benchfixture.Options{NoAccessLog: true}},
+		{"Auth", benchfixture.Options{NoAuth: true}},
+		{"CORS", benchfixture.Options{NoCORS: true}},
+		{"RateLimit", benchfixture.Options{NoRateLimit: true}},
+		{"All", benchfixture.Options{NoAccessLog: true, NoAuth: true, NoCORS: true, NoRateLimit: true}},
 	}
 	for _, s := range stages {
 		b.Run(s.name, func(b *testing.B) {

@@ -44,7 +44,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/wardenhq/warden/bench"
+	"github.com/wardenhq/warden/internal/benchfixture"
 	"github.com/wardenhq/warden/secure"
 )
 
@@ -202,19 +202,19 @@ type side struct {
 // run starts both servers, drives them in alternating rounds and returns
 // the measurements. Progress lines go to progress.
 func run(ctx context.Context, o options, progress io.Writer) (*report, error) {
-	f, err := bench.NewFixture(bench.Options{})
+	f, err := benchfixture.NewFixture(benchfixture.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("build the pipeline: %w", err)
 	}
 	bareMux := http.NewServeMux()
-	bareMux.Handle("GET "+bench.Path, bench.Handler())
+	bareMux.Handle("GET "+benchfixture.Path, benchfixture.Handler())
 
 	// Both sides get the same request, token and Origin included, so that
 	// the difference is what the pipeline does with them, not the bytes
 	// the bare server would not have had to parse.
 	hdr := http.Header{}
 	hdr.Set("Authorization", f.Authorization())
-	hdr.Set("Origin", bench.Origin)
+	hdr.Set("Origin", benchfixture.Origin)
 	hdr.Set("Accept", "application/json")
 	bare, err := startSide(ctx, "bare net/http", "bare", bareMux, hdr, o.Workers)
 	if err != nil {
@@ -236,7 +236,7 @@ func run(ctx context.Context, o options, progress io.Writer) (*report, error) {
 	sides := []*side{bare, wd}
 	var ctl *side
 	if o.HeadersControl {
-		ctl, err = startSide(ctx, "bare + headers", "headers", withPipelineHeaders(f, bench.Handler()), hdr, o.Workers)
+		ctl, err = startSide(ctx, "bare + headers", "headers", withPipelineHeaders(f, benchfixture.Handler()), hdr, o.Workers)
 		if err != nil {
 			return nil, err
 		}
@@ -251,7 +251,7 @@ func run(ctx context.Context, o options, progress io.Writer) (*report, error) {
 		GoVersion: runtime.Version(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH,
 		GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(),
 		Workers: o.Workers, Rounds: o.Rounds, Duration: o.Duration, Warmup: o.Warmup,
-		Pipeline:       bench.PipelineDescription(),
+		Pipeline:       benchfixture.PipelineDescription(),
 		Target:         TargetRatio,
 		AccessLogNotes: "slog JSON handler writing to io.Discard: the formatting cost is measured, disk I/O is not",
 	}
@@ -335,10 +335,10 @@ func run(ctx context.Context, o options, progress io.Writer) (*report, error) {
 // pipeline sends (security, CORS, rate-limit and request-id headers),
 // copied from one request through f's Router: the cost of the headers
 // alone, without the work that decides them.
-func withPipelineHeaders(f *bench.Fixture, h http.Handler) http.Handler {
-	r := httptest.NewRequest(http.MethodGet, bench.Path, nil)
+func withPipelineHeaders(f *benchfixture.Fixture, h http.Handler) http.Handler {
+	r := httptest.NewRequest(http.MethodGet, benchfixture.Path, nil)
 	r.Header.Set("Authorization", f.Authorization())
-	r.Header.Set("Origin", bench.Origin)
+	r.Header.Set("Origin", benchfixture.Origin)
 	w := httptest.NewRecorder()
 	f.Router.ServeHTTP(w, r)
 	extra := make([]struct {
@@ -389,7 +389,7 @@ func startSide(ctx context.Context, name, label string, h http.Handler, header h
 	return &side{
 		name:   name,
 		labels: labels,
-		url:    "http://" + ln.Addr().String() + bench.Path,
+		url:    "http://" + ln.Addr().String() + benchfixture.Path,
 		header: header,
 		client: &http.Client{Transport: tr, Timeout: 10 * time.Second},
 		srv:    srv,
@@ -432,14 +432,14 @@ func (s *side) check(ctx context.Context, pipeline bool) error {
 	if err != nil {
 		return fmt.Errorf("%s: read body: %w", s.name, err)
 	}
-	if resp.StatusCode != http.StatusOK || string(body) != bench.ResponseBody {
-		return fmt.Errorf("%s: got %d %q, want 200 %q", s.name, resp.StatusCode, body, bench.ResponseBody)
+	if resp.StatusCode != http.StatusOK || string(body) != benchfixture.ResponseBody {
+		return fmt.Errorf("%s: got %d %q, want 200 %q", s.name, resp.StatusCode, body, benchfixture.ResponseBody)
 	}
 	if !pipeline {
 		return nil
 	}
 	want := map[string]string{
-		"Access-Control-Allow-Origin": bench.Origin,
+		"Access-Control-Allow-Origin": benchfixture.Origin,
 		"X-Content-Type-Options":      "nosniff",
 	}
 	for k, v := range want {
@@ -519,7 +519,7 @@ func (s *side) once(req *http.Request, buf *bytes.Buffer) error {
 		return fmt.Errorf("read body: %w", err)
 	case resp.StatusCode != http.StatusOK:
 		return fmt.Errorf("status %d", resp.StatusCode)
-	case !bytes.Equal(buf.Bytes(), []byte(bench.ResponseBody)):
+	case !bytes.Equal(buf.Bytes(), []byte(benchfixture.ResponseBody)):
 		return fmt.Errorf("unexpected body %q", buf.Bytes())
 	}
 	return nil
@@ -575,7 +575,7 @@ func printReport(w io.Writer, r *report) {
 	_ = tw.Flush()
 	fmt.Fprintf(w, "GOMAXPROCS=%d, %d workers, %v per round after %v warm-up, %d rounds per side\n",
 		r.GOMAXPROCS, r.Workers, r.Duration, r.Warmup, r.Rounds)
-	fmt.Fprintf(w, "rate limit: memory, %d/s burst %d, high enough never to refuse\n", bench.RateLimitRate, bench.RateLimitBurst)
+	fmt.Fprintf(w, "rate limit: memory, %d/s burst %d, high enough never to refuse\n", benchfixture.RateLimitRate, benchfixture.RateLimitBurst)
 	fmt.Fprintf(w, "access log: %s\n", r.AccessLogNotes)
 	if r.HeadersControl != nil {
 		fmt.Fprintf(w, "bare + the pipeline's response headers / bare (median req/s): %.3fx: what sending the headers alone costs\n", r.HeadersRatio)

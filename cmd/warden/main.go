@@ -27,10 +27,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/wardenhq/warden/accounts"
-	"github.com/wardenhq/warden/app"
-	"github.com/wardenhq/warden/config"
-	"github.com/wardenhq/warden/store"
+	"github.com/wardenhq/warden/internal/accounts"
+	"github.com/wardenhq/warden/internal/app"
+	"github.com/wardenhq/warden/internal/config"
+	"github.com/wardenhq/warden/internal/store"
 )
 
 const usage = `usage:

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/wardenhq/warden/internal/storetest"
-	"github.com/wardenhq/warden/store"
+	"github.com/wardenhq/warden/internal/store"
 )
 
 func TestServeRefusesInsecureConfigurationWithExitCode2(t *testing.T) {

@@ -19,14 +19,14 @@ import (
 	"github.com/wardenhq/warden/internal/logtest"
 
 	"github.com/wardenhq/warden"
-	"github.com/wardenhq/warden/accounts"
+	"github.com/wardenhq/warden/internal/accounts"
 	"github.com/wardenhq/warden/auth"
 	"github.com/wardenhq/warden/internal/storetest"
-	"github.com/wardenhq/warden/mail"
+	"github.com/wardenhq/warden/internal/mail"
 	"github.com/wardenhq/warden/password"
 	"github.com/wardenhq/warden/ratelimit"
 	"github.com/wardenhq/warden/revoke"
-	"github.com/wardenhq/warden/store"
+	"github.com/wardenhq/warden/internal/store"
 )
 
 var testSecret = []byte("accounts-test-secret-that-is-long-enough")

@@ -1,4 +1,4 @@
-package bench_test
+package benchfixture_test
 
 import (
 	"net/http"
@@ -6,7 +6,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/wardenhq/warden/bench"
+	"github.com/wardenhq/warden/internal/benchfixture"
 )
 
 // TestFixture checks that the benchmarked pipeline does its work: the
@@ -14,13 +14,13 @@ import (
 // request without the token is refused, and concurrent requests are
 // answered alike (run with -race).
 func TestFixture(t *testing.T) {
-	f, err := bench.NewFixture(bench.Options{})
+	f, err := benchfixture.NewFixture(benchfixture.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	get := func(withToken bool) *httptest.ResponseRecorder {
-		r := httptest.NewRequest(http.MethodGet, bench.Path, nil)
-		r.Header.Set("Origin", bench.Origin)
+		r := httptest.NewRequest(http.MethodGet, benchfixture.Path, nil)
+		r.Header.Set("Origin", benchfixture.Origin)
 		if withToken {
 			r.Header.Set("Authorization", f.Authorization())
 		}
@@ -30,11 +30,11 @@ func TestFixture(t *testing.T) {
 	}
 
 	w := get(true)
-	if w.Code != http.StatusOK || w.Body.String() != bench.ResponseBody {
-		t.Fatalf("got %d %q, want 200 %q", w.Code, w.Body, bench.ResponseBody)
+	if w.Code != http.StatusOK || w.Body.String() != benchfixture.ResponseBody {
+		t.Fatalf("got %d %q, want 200 %q", w.Code, w.Body, benchfixture.ResponseBody)
 	}
 	for name, want := range map[string]string{
-		"Access-Control-Allow-Origin": bench.Origin,
+		"Access-Control-Allow-Origin": benchfixture.Origin,
 		"X-Content-Type-Options":      "nosniff",
 		"RateLimit-Policy":            `"bench";q=10000000;w=1`,
 	} {
@@ -63,8 +63,8 @@ func TestFixture(t *testing.T) {
 	wg.Wait()
 
 	bare := httptest.NewRecorder()
-	bench.Handler().ServeHTTP(bare, httptest.NewRequest(http.MethodGet, bench.Path, nil))
-	if bare.Code != http.StatusOK || bare.Body.String() != bench.ResponseBody {
+	benchfixture.Handler().ServeHTTP(bare, httptest.NewRequest(http.MethodGet, benchfixture.Path, nil))
+	if bare.Code != http.StatusOK || bare.Body.String() != benchfixture.ResponseBody {
 		t.Errorf("bare handler: %d %q", bare.Code, bare.Body)
 	}
 }

@@ -15,7 +15,7 @@ import (
 
 	"github.com/wardenhq/warden/internal/logtest"
 
-	"github.com/wardenhq/warden/mail"
+	"github.com/wardenhq/warden/internal/mail"
 )
 
 const (

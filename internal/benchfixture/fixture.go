@@ -1,4 +1,4 @@
-// Package bench measures what the Warden pipeline costs compared with a bare
+// Package benchfixture measures what the Warden pipeline costs compared with a bare
 // net/http handler.
 //
 // It holds the fixture shared by the Go benchmarks in this directory and by
@@ -7,7 +7,7 @@
 // with JWT HS256 authentication (with a revocation check), the
 // IsAuthenticated guard, CORS, a memory rate limit that never refuses,
 // security headers and the access log. See README.md for how to run them.
-package bench
+package benchfixture
 
 import (
 	"context"

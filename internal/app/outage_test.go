@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wardenhq/warden/accounts"
+	"github.com/wardenhq/warden/internal/accounts"
 	"github.com/wardenhq/warden/internal/storetest"
 )
 

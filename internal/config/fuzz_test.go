@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wardenhq/warden/config"
+	"github.com/wardenhq/warden/internal/config"
 )
 
 // FuzzAPIKeysSetting feeds arbitrary WARDEN_API_KEYS values to Load: it

@@ -14,7 +14,7 @@ import (
 	"github.com/wardenhq/warden/problem"
 	"github.com/wardenhq/warden/ratelimit"
 	"github.com/wardenhq/warden/secure"
-	"github.com/wardenhq/warden/store"
+	"github.com/wardenhq/warden/internal/store"
 )
 
 // authBodyLimit bounds every accounts request body; none needs more.

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/wardenhq/warden/store"
+	"github.com/wardenhq/warden/internal/store"
 )
 
 // Repository errors.

@@ -10,7 +10,7 @@ import (
 
 	"github.com/wardenhq/warden/internal/logtest"
 
-	"github.com/wardenhq/warden/mail"
+	"github.com/wardenhq/warden/internal/mail"
 )
 
 // mailerFunc adapts a function to mail.Mailer.

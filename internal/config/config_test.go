@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wardenhq/warden/config"
+	"github.com/wardenhq/warden/internal/config"
 )
 
 const goodSecret = "this-is-a-test-secret-of-more-than-32-bytes"

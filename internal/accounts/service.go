@@ -12,11 +12,11 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/wardenhq/warden/auth"
-	"github.com/wardenhq/warden/mail"
+	"github.com/wardenhq/warden/internal/mail"
 	"github.com/wardenhq/warden/password"
 	"github.com/wardenhq/warden/ratelimit"
 	"github.com/wardenhq/warden/revoke"
-	"github.com/wardenhq/warden/store"
+	"github.com/wardenhq/warden/internal/store"
 )
 
 // Token purposes in one_time_tokens.

@@ -16,7 +16,7 @@ import (
 
 	"github.com/wardenhq/warden/internal/logtest"
 
-	"github.com/wardenhq/warden/mail"
+	"github.com/wardenhq/warden/internal/mail"
 )
 
 func newOutbox(t *testing.T, dir string, logs *logtest.Buffer) *mail.Outbox {

@@ -20,11 +20,11 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/wardenhq/warden"
-	"github.com/wardenhq/warden/accounts"
+	"github.com/wardenhq/warden/internal/accounts"
 	"github.com/wardenhq/warden/auth"
-	"github.com/wardenhq/warden/config"
+	"github.com/wardenhq/warden/internal/config"
 	"github.com/wardenhq/warden/internal/redisconn"
-	"github.com/wardenhq/warden/mail"
+	"github.com/wardenhq/warden/internal/mail"
 	"github.com/wardenhq/warden/password"
 	"github.com/wardenhq/warden/ratelimit"
 	"github.com/wardenhq/warden/ratelimit/redislimit"
@@ -32,7 +32,7 @@ import (
 	"github.com/wardenhq/warden/revoke"
 	"github.com/wardenhq/warden/revoke/redisrevoke"
 	"github.com/wardenhq/warden/secure"
-	"github.com/wardenhq/warden/store"
+	"github.com/wardenhq/warden/internal/store"
 )
 
 // PrimaryKeyID is the "kid" of tokens this server signs.

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wardenhq/warden/accounts"
-	"github.com/wardenhq/warden/app"
+	"github.com/wardenhq/warden/internal/accounts"
+	"github.com/wardenhq/warden/internal/app"
 	"github.com/wardenhq/warden/internal/redisconn/redistest"
 	"github.com/wardenhq/warden/internal/storetest"
 )

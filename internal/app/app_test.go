@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wardenhq/warden/app"
-	"github.com/wardenhq/warden/config"
+	"github.com/wardenhq/warden/internal/app"
+	"github.com/wardenhq/warden/internal/config"
 )
 
 const apiKey = "wdn_ci_0123456789abcdef0123456789abcdef"

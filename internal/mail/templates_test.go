@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wardenhq/warden/mail"
+	"github.com/wardenhq/warden/internal/mail"
 )
 
 func TestTokenMessagesLinkToPublicURL(t *testing.T) {
