@@ -2,6 +2,7 @@ package warden
 
 import (
 	"bufio"
+	"context"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -35,16 +36,24 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header()["X-Request-Id"] = []string{st.info.RequestID}
 	start := time.Now()
 	defer rt.finish(&st.rw, r, start)
-	rt.handler.ServeHTTP(&st.rw, r)
+	rt.core.handler.ServeHTTP(&st.rw, r)
 }
+
+// RequestID returns the id the router gave the request ctx belongs to (the
+// X-Request-Id response header, the request_id of its log lines), or ""
+// for a context that did not come through a Router. Handlers put it in
+// their own log lines and security events so that they can be joined with
+// the access log.
+func RequestID(ctx context.Context) string { return reqinfo.RequestID(ctx) }
 
 // finish recovers a panic into a 500 problem and writes the access log.
 func (rt *Router) finish(rw *responseWriter, r *http.Request, start time.Time) {
+	c := rt.core
 	if v := recover(); v != nil {
 		if v == http.ErrAbortHandler {
 			panic(v) // the handler asked net/http to drop the connection
 		}
-		rt.logger.LogAttrs(r.Context(), slog.LevelError, "panic serving request",
+		c.logger.LogAttrs(r.Context(), slog.LevelError, "panic serving request",
 			slog.String("request_id", rw.info.RequestID),
 			slog.Any("panic", v),
 			slog.String("stack", string(debug.Stack())))
@@ -54,7 +63,7 @@ func (rt *Router) finish(rw *responseWriter, r *http.Request, start time.Time) {
 		}
 		rw.status = http.StatusInternalServerError
 	}
-	if rt.cfg.DisableAccessLog {
+	if c.cfg.DisableAccessLog {
 		return
 	}
 	status := rw.status
@@ -72,7 +81,7 @@ func (rt *Router) finish(rw *responseWriter, r *http.Request, start time.Time) {
 		slog.String("client_ip", clientIPString(rw.info)),
 		slog.String("user_id", userID(rw.info)),
 	}
-	rt.logger.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs[:]...)
+	c.logger.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs[:]...)
 }
 
 func clientIPString(info *reqinfo.Info) string {

@@ -1,6 +1,7 @@
 package warden
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -17,11 +18,15 @@ import (
 // Config holds the router-wide settings. The zero value is safe: no CORS
 // origin allowed, nobody's forwarding headers believed, default limits.
 type Config struct {
-	// Logger receives the access log and errors; slog.Default() when nil.
+	// Logger receives the access log, errors and security events of every
+	// part of the pipeline; slog.Default() when nil.
 	Logger *slog.Logger
 	// DisableAccessLog turns the per-request log line off.
 	DisableAccessLog bool
-	// TrustedProxies are the peers whose X-Forwarded-For is believed.
+	// TrustedProxies are the peers whose X-Forwarded-For and
+	// X-Forwarded-Proto are believed, for the client IP and for HTTPS
+	// detection alike. Set them here only: Headers.TrustedProxies must stay
+	// empty, so that the two can never disagree.
 	TrustedProxies secure.TrustedProxies
 	// Headers configures the security headers sent on every response.
 	Headers secure.HeaderOptions
@@ -37,13 +42,24 @@ type Config struct {
 }
 
 // Router is an http.Handler that serves registered routes through the
-// Warden pipeline. Register every route before serving; registration is
-// not safe concurrently with requests.
+// Warden pipeline. With and Group return views of the same router that add
+// options and a path prefix to the routes registered through them; all
+// views serve the same routes. Register every route before serving;
+// registration is not safe concurrently with requests.
 type Router struct {
+	core   *core
+	prefix string   // prepended to the paths registered through this view
+	opts   []Option // applied before each route's own options
+}
+
+// core is what every view of one router shares.
+type core struct {
 	cfg        Config
 	logger     *slog.Logger
+	headers    *secure.Headers
 	mux        *http.ServeMux
-	handler    http.Handler // the router-wide chain around mux
+	use        []func(http.Handler) http.Handler // router-wide middleware
+	handler    http.Handler                      // the router-wide chain around mux
 	preflights map[string]*preflight
 }
 
@@ -53,19 +69,72 @@ func NewRouter(cfg Config) (*Router, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	rt := &Router{cfg: cfg, logger: cfg.Logger, mux: http.NewServeMux(), preflights: map[string]*preflight{}}
-	headers, err := secure.NewHeaders(cfg.Headers)
+	if !cfg.Headers.TrustedProxies.Empty() {
+		return nil, errors.New("warden: set trusted proxies in Config.TrustedProxies, not in Config.Headers; the router gives them to the security headers")
+	}
+	hopts := cfg.Headers
+	hopts.TrustedProxies = cfg.TrustedProxies
+	headers, err := secure.NewHeaders(hopts)
 	if err != nil {
 		return nil, err
 	}
-	// Security headers go outermost so that 431 answers carry them too;
-	// they trust nothing from the request but a trusted proxy's scheme.
-	var h http.Handler = rt.mux
-	h = secure.ClientIPMiddleware(cfg.TrustedProxies)(h)
-	h = secure.HeaderLimits(cfg.MaxHeaderCount, cfg.MaxHeaderValueBytes)(h)
-	h = headers.Handler(h)
-	rt.handler = h
-	return rt, nil
+	c := &core{cfg: cfg, logger: cfg.Logger, headers: headers, mux: http.NewServeMux(), preflights: map[string]*preflight{}}
+	c.chain()
+	return &Router{core: c}, nil
+}
+
+// chain composes the router-wide pipeline around the mux. Security headers
+// go outermost so that 431 answers carry them too; they trust nothing from
+// the request but a trusted proxy's scheme. Router-wide middleware (Use)
+// runs for every request, routed or not, once the client IP is known.
+func (c *core) chain() {
+	var h http.Handler = c.mux
+	for _, mw := range slices.Backward(c.use) {
+		h = mw(h)
+	}
+	h = secure.ClientIPMiddleware(c.cfg.TrustedProxies)(h)
+	h = secure.HeaderLimits(c.cfg.MaxHeaderCount, c.cfg.MaxHeaderValueBytes)(h)
+	h = c.headers.Handler(h)
+	c.handler = h
+}
+
+// Use adds router-wide middleware: it runs for every request the router
+// receives, including those that match no route, after header limits,
+// client-IP resolution and security headers, before routing. Per-route
+// middleware is the Wrap option. Use belongs to the router itself, not to
+// a view made by With or Group, and panics there.
+func (rt *Router) Use(mw ...func(http.Handler) http.Handler) {
+	if rt.prefix != "" || len(rt.opts) > 0 {
+		panic("warden: Use is router-wide; on a group use With(warden.Wrap(...))")
+	}
+	rt.core.use = append(rt.core.use, mw...)
+	rt.core.chain()
+}
+
+// Logger returns the router's logger, for handlers and middleware that log
+// security events in the same stream as the access log.
+func (rt *Router) Logger() *slog.Logger { return rt.core.logger }
+
+// With returns a view of rt whose routes get opts before their own options,
+// as chi's With does:
+//
+//	private := r.With(warden.Auth(jwt), warden.Require(guard.IsAuthenticated))
+//	private.Get("/api/me", me)
+func (rt *Router) With(opts ...Option) *Router {
+	return &Router{core: rt.core, prefix: rt.prefix, opts: append(slices.Clip(rt.opts), opts...)}
+}
+
+// Group calls fn with a view of rt whose routes live under prefix (a path
+// such as "/api/auth", without a trailing slash) and get the view's options:
+//
+//	r.With(warden.NoStore()).Group("/api/auth", func(r *warden.Router) {
+//		r.Post("/login", login)
+//	})
+func (rt *Router) Group(prefix string, fn func(r *Router)) {
+	if prefix != "" && (!strings.HasPrefix(prefix, "/") || strings.HasSuffix(prefix, "/")) {
+		panic(fmt.Sprintf("warden: group prefix %q must start with / and not end with one", prefix))
+	}
+	fn(&Router{core: rt.core, prefix: rt.prefix + prefix, opts: slices.Clip(rt.opts)})
 }
 
 // Option configures one route.
@@ -74,12 +143,17 @@ type Option func(*route)
 type route struct {
 	backends   []auth.Authenticator
 	guards     []guard.Guard
-	limits     []func(http.Handler) http.Handler
+	limits     []limit
 	cors       *secure.CORS
 	corsSet    bool
 	bodyLimit  int64
 	noStore    bool
 	middleware []func(http.Handler) http.Handler
+}
+
+type limit struct {
+	limiter ratelimit.Limiter
+	key     ratelimit.KeyFunc
 }
 
 // Auth sets the route's authentication backends, tried in order.
@@ -93,13 +167,19 @@ func Require(guards ...guard.Guard) Option {
 }
 
 // Limit adds a rate limit keyed by key (the client IP when nil). Limits run
-// after authentication so that per-user keys see the identity.
+// after authentication so that per-user keys see the identity. It panics
+// when l is nil or its policy is invalid, mistakes to catch at start-up.
 func Limit(l ratelimit.Limiter, key ratelimit.KeyFunc) Option {
 	if key == nil {
 		key = ratelimit.ByIP()
 	}
-	mw := ratelimit.Middleware(l, key)
-	return func(r *route) { r.limits = append(r.limits, mw) }
+	if l == nil {
+		panic("warden: Limit needs a Limiter")
+	}
+	if err := l.Policy().Validate(); err != nil {
+		panic("warden: Limit: " + err.Error())
+	}
+	return func(r *route) { r.limits = append(r.limits, limit{l, key}) }
 }
 
 // CORS overrides the router's CORS policy for this route; nil disables
@@ -118,40 +198,43 @@ func NoStore() Option {
 	return func(r *route) { r.noStore = true }
 }
 
-// Use adds custom middleware, run just before the handler.
-func Use(mw ...func(http.Handler) http.Handler) Option {
+// Wrap adds per-route middleware, run just before the handler, after
+// authentication, limits and guards. Router-wide middleware is Router.Use.
+func Wrap(mw ...func(http.Handler) http.Handler) Option {
 	return func(r *route) { r.middleware = append(r.middleware, mw...) }
 }
 
 // Get registers h for GET (and HEAD) on path.
-func (rt *Router) Get(path string, h http.Handler, opts ...Option) {
+func (rt *Router) Get(path string, h http.HandlerFunc, opts ...Option) {
 	rt.Handle(http.MethodGet, path, h, opts...)
 }
 
 // Post registers h for POST on path.
-func (rt *Router) Post(path string, h http.Handler, opts ...Option) {
+func (rt *Router) Post(path string, h http.HandlerFunc, opts ...Option) {
 	rt.Handle(http.MethodPost, path, h, opts...)
 }
 
 // Put registers h for PUT on path.
-func (rt *Router) Put(path string, h http.Handler, opts ...Option) {
+func (rt *Router) Put(path string, h http.HandlerFunc, opts ...Option) {
 	rt.Handle(http.MethodPut, path, h, opts...)
 }
 
 // Patch registers h for PATCH on path.
-func (rt *Router) Patch(path string, h http.Handler, opts ...Option) {
+func (rt *Router) Patch(path string, h http.HandlerFunc, opts ...Option) {
 	rt.Handle(http.MethodPatch, path, h, opts...)
 }
 
 // Delete registers h for DELETE on path.
-func (rt *Router) Delete(path string, h http.Handler, opts ...Option) {
+func (rt *Router) Delete(path string, h http.HandlerFunc, opts ...Option) {
 	rt.Handle(http.MethodDelete, path, h, opts...)
 }
 
 // Handle registers h for method on path, a net/http pattern path such as
-// "/api/reviews/{id}". The same path with one trailing slash is served
-// identically. It panics on a malformed or conflicting registration, as
-// http.ServeMux does: these are programming errors found at start-up.
+// "/api/reviews/{id}", below the view's prefix; in a group, "/" is the
+// group's own path. The same path with one
+// trailing slash is served identically. It panics on a malformed or
+// conflicting registration, as http.ServeMux does: these are programming
+// errors found at start-up.
 func (rt *Router) Handle(method, path string, h http.Handler, opts ...Option) {
 	if method == "" || strings.ContainsAny(method, " /") {
 		panic(fmt.Sprintf("warden: bad method %q", method))
@@ -159,15 +242,27 @@ func (rt *Router) Handle(method, path string, h http.Handler, opts ...Option) {
 	if !strings.HasPrefix(path, "/") {
 		panic(fmt.Sprintf("warden: path %q must start with /", path))
 	}
-	rc := route{bodyLimit: rt.cfg.MaxBodyBytes, cors: rt.cfg.CORS}
+	if h == nil {
+		panic(fmt.Sprintf("warden: nil handler for %s %s", method, path))
+	}
+	if rt.prefix != "" && path == "/" {
+		path = rt.prefix // "/" in a group is the group's own path, not its subtree
+	} else {
+		path = rt.prefix + path
+	}
+	c := rt.core
+	rc := route{bodyLimit: c.cfg.MaxBodyBytes, cors: c.cfg.CORS}
+	for _, o := range rt.opts {
+		o(&rc)
+	}
 	for _, o := range opts {
 		o(&rc)
 	}
-	chain := rt.compose(h, &rc)
+	chain := c.compose(h, &rc)
 	for _, p := range variants(path) {
-		rt.mux.Handle(method+" "+p, chain)
+		c.mux.Handle(method+" "+p, chain)
 		if rc.cors != nil {
-			rt.addPreflight(p, method, rc.cors)
+			c.addPreflight(p, method, rc.cors)
 		}
 	}
 }
@@ -184,7 +279,7 @@ func variants(path string) []string {
 // compose builds the route's chain once; outermost first: routed marker,
 // CORS, body limit, authentication, rate limits, guards, no-store, custom
 // middleware, handler.
-func (rt *Router) compose(h http.Handler, rc *route) http.Handler {
+func (c *core) compose(h http.Handler, rc *route) http.Handler {
 	for _, mw := range slices.Backward(rc.middleware) {
 		h = mw(h)
 	}
@@ -194,11 +289,11 @@ func (rt *Router) compose(h http.Handler, rc *route) http.Handler {
 	if len(rc.guards) > 0 {
 		h = guard.Require(rc.guards...)(h)
 	}
-	for _, mw := range slices.Backward(rc.limits) {
-		h = mw(h)
+	for _, l := range slices.Backward(rc.limits) {
+		h = ratelimit.Middleware(c.logger, l.limiter, l.key)(h)
 	}
 	if len(rc.backends) > 0 {
-		h = auth.Middleware(rt.logger, rc.backends...)(h)
+		h = auth.Middleware(c.logger, rc.backends...)(h)
 	}
 	h = secure.BodyLimit(rc.bodyLimit)(h)
 	if rc.cors != nil {
@@ -223,19 +318,19 @@ type preflight struct {
 	methods []string
 }
 
-func (rt *Router) addPreflight(path, method string, c *secure.CORS) {
-	pf := rt.preflights[path]
+func (c *core) addPreflight(path, method string, policy *secure.CORS) {
+	pf := c.preflights[path]
 	if pf == nil {
-		pf = &preflight{cors: c}
-		rt.preflights[path] = pf
+		pf = &preflight{cors: policy}
+		c.preflights[path] = pf
 		allow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", strings.Join(append([]string{http.MethodOptions}, pf.methods...), ", "))
 			w.WriteHeader(http.StatusNoContent)
 		})
 		if method != http.MethodOptions {
-			rt.mux.Handle(http.MethodOptions+" "+path, markRouted(c.Handler(allow)))
+			c.mux.Handle(http.MethodOptions+" "+path, markRouted(policy.Handler(allow)))
 		}
-	} else if pf.cors != c {
+	} else if pf.cors != policy {
 		panic(fmt.Sprintf("warden: routes on %s use different CORS policies; use one policy per path", path))
 	}
 	if !slices.Contains(pf.methods, method) {

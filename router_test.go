@@ -83,7 +83,7 @@ func TestRoutingAndProblems(t *testing.T) {
 	f := newFixture(t, warden.Config{}, func(r *warden.Router, _ *auth.JWT) {
 		r.Get("/api/items/{id}", ok)
 		r.Post("/api/items", ok)
-		r.Get("/boom", http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("secret internal state") }))
+		r.Get("/boom", func(http.ResponseWriter, *http.Request) { panic("secret internal state") })
 		r.Get("/teapot", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "handler's own 404", http.StatusNotFound)
 		}))

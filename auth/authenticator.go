@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/wardenhq/warden/internal/reqinfo"
 	"github.com/wardenhq/warden/problem"
 )
 
@@ -73,7 +74,7 @@ func Middleware(logger *slog.Logger, backends ...Authenticator) func(http.Handle
 					return
 				}
 				if id != nil {
-					next.ServeHTTP(w, WithIdentity(r, id))
+					next.ServeHTTP(w, setIdentity(r, id))
 					return
 				}
 			}
@@ -84,9 +85,9 @@ func Middleware(logger *slog.Logger, backends ...Authenticator) func(http.Handle
 
 func refuse(w http.ResponseWriter, r *http.Request, logger *slog.Logger, b Authenticator, err error) {
 	if errors.Is(err, ErrUnavailable) {
-		logger.LogAttrs(r.Context(), slog.LevelError, "authentication store unavailable", slog.String("error", err.Error()))
-		w.Header().Set("Retry-After", "5")
-		problem.Write(w, http.StatusServiceUnavailable, "Authentication is temporarily unavailable; try again shortly.")
+		logger.LogAttrs(r.Context(), slog.LevelError, "authentication store unavailable",
+			slog.String("request_id", reqinfo.RequestID(r.Context())), slog.String("error", err.Error()))
+		problem.Unavailable(w, "Authentication is temporarily unavailable; try again shortly.")
 		return
 	}
 	reason := "The credentials are invalid."
@@ -94,7 +95,8 @@ func refuse(w http.ResponseWriter, r *http.Request, logger *slog.Logger, b Authe
 	if errors.As(err, &ce) {
 		reason = ce.Reason
 	}
-	logger.LogAttrs(r.Context(), slog.LevelInfo, "authentication failed", slog.String("reason", reason))
+	logger.LogAttrs(r.Context(), slog.LevelInfo, "authentication failed",
+		slog.String("request_id", reqinfo.RequestID(r.Context())), slog.String("reason", reason))
 	w.Header().Set("WWW-Authenticate", b.Challenge())
 	problem.Write(w, http.StatusUnauthorized, reason)
 }

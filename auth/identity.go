@@ -55,9 +55,19 @@ func FromContext(ctx context.Context) *Identity {
 	return nil
 }
 
-// WithIdentity returns r carrying id, for FromContext. Authentication
-// middleware calls it; tests and custom backends may too.
+// WithIdentity returns a copy of r carrying id, for FromContext; r itself,
+// and whoever still holds it, keeps its own identity. Tests and custom
+// middleware call it.
 func WithIdentity(r *http.Request, id *Identity) *http.Request {
+	r, info := reqinfo.WithCopy(r)
+	info.Identity = id
+	return r
+}
+
+// setIdentity records id in the request's shared state, where the router's
+// access log reads the user id. Only Middleware calls it: it owns the
+// request at that point of the pipeline, so nobody else sees the change.
+func setIdentity(r *http.Request, id *Identity) *http.Request {
 	r, info := reqinfo.Attach(r)
 	info.Identity = id
 	return r

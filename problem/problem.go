@@ -10,9 +10,11 @@
 package problem
 
 import (
-	"encoding/json"
 	"net/http"
 	"strconv"
+	"time"
+
+	"github.com/wardenhq/warden/internal/httpjson"
 )
 
 // ContentType is the media type of every problem document.
@@ -60,20 +62,35 @@ func (p *Problem) WithDetails(messages ...string) *Problem {
 // Write sends p. Headers already set by the caller (WWW-Authenticate,
 // Retry-After, Allow) are kept; Content-Type and Content-Length are replaced.
 func (p *Problem) Write(w http.ResponseWriter) {
-	body, err := json.Marshal(p)
-	if err != nil {
-		// Unreachable for this struct; keep the response well-formed anyway.
-		body = []byte(`{"type":"about:blank","title":"Internal Server Error","status":500,"detail":"Internal error.","error":"Internal error."}`)
-	}
-	h := w.Header()
-	h.Set("Content-Type", ContentType)
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	h.Del("Content-Encoding")
-	w.WriteHeader(p.Status)
-	_, _ = w.Write(body)
+	httpjson.Write(w, p.Status, ContentType, p)
 }
 
 // Write sends a problem for status with detail as its sentence.
 func Write(w http.ResponseWriter, status int, detail string) {
 	New(status, detail).Write(w)
+}
+
+// UnavailableRetry is the Retry-After of a 503 sent because a store a
+// decision depends on (database, Redis) did not answer: long enough for a
+// reconnect, short enough that clients come back soon after recovery.
+const UnavailableRetry = 5 * time.Second
+
+// Seconds rounds d up to whole seconds, at least one: the unit of
+// Retry-After, so that a client that waits as told is not refused again
+// for a fraction of a second.
+func Seconds(d time.Duration) int64 {
+	return max(int64((d+time.Second-1)/time.Second), 1)
+}
+
+// WriteRetry sends a problem for status (429 or 503) with a Retry-After of
+// after, rounded up to whole seconds.
+func WriteRetry(w http.ResponseWriter, status int, after time.Duration, detail string) {
+	w.Header().Set("Retry-After", strconv.FormatInt(Seconds(after), 10))
+	Write(w, status, detail)
+}
+
+// Unavailable sends 503 with a Retry-After of UnavailableRetry: the answer
+// whenever a security decision cannot be made because a store is down.
+func Unavailable(w http.ResponseWriter, detail string) {
+	WriteRetry(w, http.StatusServiceUnavailable, UnavailableRetry, detail)
 }

@@ -82,7 +82,7 @@ func BenchmarkMiddlewareByIP(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h := ratelimit.Middleware(m, ratelimit.ByIP())(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	h := ratelimit.Middleware(nil, m, ratelimit.ByIP())(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	r := httptest.NewRequest(http.MethodGet, "/", nil)
 	w := httptest.NewRecorder()
 	b.ReportAllocs()

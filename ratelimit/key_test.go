@@ -112,7 +112,7 @@ func TestKeyFuncConstructorsRejectBadArguments(t *testing.T) {
 // looks like an address still gets its own key.
 func TestKeyKindsDoNotCollide(t *testing.T) {
 	m := newMemory(t, ratelimit.Policy{Rate: 1.0 / 86400, Burst: 1}, ratelimit.MemoryOptions{})
-	srv := httptest.NewServer(asUser(ratelimit.Middleware(m, ratelimit.ByUser())(okHandler)))
+	srv := httptest.NewServer(asUser(ratelimit.Middleware(nil, m, ratelimit.ByUser())(okHandler)))
 	t.Cleanup(srv.Close)
 	if r := get(t, srv, nil); r.status != http.StatusOK {
 		t.Fatalf("anonymous request: %d", r.status)

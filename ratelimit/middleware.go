@@ -12,10 +12,6 @@ import (
 	"github.com/wardenhq/warden/problem"
 )
 
-// unavailableRetryAfter is the Retry-After, in seconds, of a 503 sent when
-// the limiter cannot decide; it matches the auth middleware's.
-const unavailableRetryAfter = "5"
-
 // keyTooLongDetail never repeats the key: it may be a credential.
 const keyTooLongDetail = "The value that identifies the client for rate limiting is longer than 256 bytes."
 
@@ -24,10 +20,13 @@ const keyTooLongDetail = "The value that identifies the client for rate limiting
 // Every decided request carries RateLimit-Policy and RateLimit headers. A
 // refused one is answered 429 with Retry-After; a key over MaxKeyBytes is
 // answered 400 without being stored or echoed; a limiter error is logged to
-// slog.Default (at most every ten seconds) and answered 503 with
-// Retry-After, never let through. Middleware panics when l or key is nil or
-// l's policy is invalid, mistakes to catch at start-up.
-func Middleware(l Limiter, key KeyFunc) func(http.Handler) http.Handler {
+// logger (slog.Default when nil; at most every ten seconds) and answered 503
+// with Retry-After, never let through. Middleware panics when l or key is
+// nil or l's policy is invalid, mistakes to catch at start-up.
+func Middleware(logger *slog.Logger, l Limiter, key KeyFunc) func(http.Handler) http.Handler {
+	if logger == nil {
+		logger = slog.Default()
+	}
 	if l == nil || key == nil {
 		panic("ratelimit: Middleware needs a Limiter and a KeyFunc")
 	}
@@ -50,21 +49,18 @@ func Middleware(l Limiter, key KeyFunc) func(http.Handler) http.Handler {
 					problem.Write(w, http.StatusBadRequest, keyTooLongDetail)
 					return
 				}
-				gate.log(r.Context(), slog.Default(), "rate limiter unavailable; refusing requests", err)
-				w.Header().Set("Retry-After", unavailableRetryAfter)
-				problem.Write(w, http.StatusServiceUnavailable, "Rate limiting is temporarily unavailable; try again shortly.")
+				gate.log(r.Context(), logger, "rate limiter unavailable; refusing requests", err)
+				problem.Unavailable(w, "Rate limiting is temporarily unavailable; try again shortly.")
 				return
 			}
 			h.set(w.Header(), d)
 			if !d.Allowed {
-				n := ceilSeconds(d.RetryAfter)
-				secs := strconv.FormatInt(n, 10)
+				n := problem.Seconds(d.RetryAfter)
 				unit := " seconds."
 				if n == 1 {
 					unit = " second."
 				}
-				w.Header().Set("Retry-After", secs)
-				problem.Write(w, http.StatusTooManyRequests, "Too many requests; retry in "+secs+unit)
+				problem.WriteRetry(w, http.StatusTooManyRequests, d.RetryAfter, "Too many requests; retry in "+strconv.FormatInt(n, 10)+unit)
 				return
 			}
 			next.ServeHTTP(w, r)
@@ -82,7 +78,7 @@ type headers struct {
 func newHeaders(p Policy) headers {
 	name := strconv.Quote(p.Name) // token characters need no escaping
 	return headers{
-		policy: name + ";q=" + strconv.Itoa(p.Burst) + ";w=" + strconv.FormatInt(ceilSeconds(time.Duration(p.window())), 10),
+		policy: name + ";q=" + strconv.Itoa(p.Burst) + ";w=" + strconv.FormatInt(problem.Seconds(time.Duration(p.window())), 10),
 		prefix: name + ";r=",
 	}
 }
@@ -94,19 +90,13 @@ func (h headers) set(hdr http.Header, d Decision) {
 	b := append(buf[:0], h.prefix...)
 	b = strconv.AppendInt(b, int64(max(d.Remaining, 0)), 10)
 	b = append(b, ";t="...)
-	b = strconv.AppendInt(b, ceilSeconds(d.Reset), 10)
+	b = strconv.AppendInt(b, problem.Seconds(d.Reset), 10)
 	// Assigning canonical keys directly skips the per-call canonicalizing
 	// copy of the mixed-case names; one array backs both values, and the
 	// capped slices make any later append copy instead of overwriting.
 	vals := [...]string{h.policy, string(b)}
 	hdr["Ratelimit-Policy"] = vals[0:1:1]
 	hdr["Ratelimit"] = vals[1:2:2]
-}
-
-// ceilSeconds rounds d up to whole seconds, at least 1, so that a client
-// that waits as told is not refused again for a fraction of a second.
-func ceilSeconds(d time.Duration) int64 {
-	return max(int64((d+time.Second-1)/time.Second), 1)
 }
 
 // logGate lets one error through every logEvery, so that a store outage

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/wardenhq/warden/internal/logtest"
 	"github.com/wardenhq/warden/problem"
 	"github.com/wardenhq/warden/ratelimit"
 )
@@ -21,7 +23,7 @@ var okHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 
 func serve(t *testing.T, l ratelimit.Limiter, key ratelimit.KeyFunc) *httptest.Server {
 	t.Helper()
-	srv := httptest.NewServer(ratelimit.Middleware(l, key)(okHandler))
+	srv := httptest.NewServer(ratelimit.Middleware(nil, l, key)(okHandler))
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -219,7 +221,7 @@ func TestMiddlewarePanicsOnMisconfiguration(t *testing.T) {
 					t.Error("Middleware did not panic")
 				}
 			}()
-			ratelimit.Middleware(tc.l, tc.key)
+			ratelimit.Middleware(nil, tc.l, tc.key)
 		})
 	}
 }
@@ -227,3 +229,14 @@ func TestMiddlewarePanicsOnMisconfiguration(t *testing.T) {
 type badPolicy struct{ failing }
 
 func (badPolicy) Policy() ratelimit.Policy { return ratelimit.Policy{Rate: 0, Burst: 1} }
+
+func TestMiddlewareLogsToTheGivenLogger(t *testing.T) {
+	var logs logtest.Buffer
+	logger := slog.New(slog.NewJSONHandler(&logs, nil))
+	srv := httptest.NewServer(ratelimit.Middleware(logger, &failing{}, ratelimit.ByIP())(okHandler))
+	t.Cleanup(srv.Close)
+	wantProblem(t, get(t, srv, nil), http.StatusServiceUnavailable)
+	if !strings.Contains(logs.String(), "rate limiter unavailable") {
+		t.Errorf("the limiter error did not reach the configured logger: %q", logs.String())
+	}
+}

@@ -4,18 +4,21 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/wardenhq/warden"
 	"github.com/wardenhq/warden/auth"
 	"github.com/wardenhq/warden/guard"
+	"github.com/wardenhq/warden/internal/store"
 	"github.com/wardenhq/warden/password"
 	"github.com/wardenhq/warden/problem"
 	"github.com/wardenhq/warden/ratelimit"
 	"github.com/wardenhq/warden/secure"
-	"github.com/wardenhq/warden/internal/store"
 )
+
+// hasherBusyRetry is the Retry-After when every password-hashing slot is
+// taken: a hash takes tens of milliseconds, so slots free up quickly.
+const hasherBusyRetry = 2 * time.Second
 
 // authBodyLimit bounds every accounts request body; none needs more.
 const authBodyLimit = 16 << 10
@@ -46,22 +49,24 @@ func (s *Service) Mount(r *warden.Router, apiKeys auth.Authenticator) error {
 		anyBackend = warden.Auth(s.Authenticator(), apiKeys)
 	}
 	signedIn := warden.Require(guard.IsAuthenticated)
-	body := warden.BodyLimit(authBodyLimit)
-	private := warden.NoStore()
 
-	r.Post("/api/auth/register", http.HandlerFunc(s.handleRegister), limits["register"], body, private)
-	r.Post("/api/auth/verify-email", http.HandlerFunc(s.handleVerifyEmail), limits["verify"], body, private)
-	r.Post("/api/auth/resend-verification", http.HandlerFunc(s.handleResend), limits["resend"], body, private)
-	r.Post("/api/auth/login", http.HandlerFunc(s.handleLogin), limits["login"], body, private)
-	r.Post("/api/auth/refresh", http.HandlerFunc(s.handleRefresh), limits["refresh"], body, private)
-	r.Post("/api/auth/logout", http.HandlerFunc(s.handleLogout), bearer, signedIn, body, private)
-	r.Post("/api/auth/logout-all", http.HandlerFunc(s.handleLogoutAll), bearer, signedIn, body, private)
-	r.Post("/api/auth/password-reset", http.HandlerFunc(s.handleResetRequest), limits["reset"], body, private)
-	r.Post("/api/auth/password-reset/confirm", http.HandlerFunc(s.handleResetConfirm), limits["reset"], body, private)
-	r.Patch("/api/auth/password", http.HandlerFunc(s.handleChangePassword), bearer, signedIn, body, private)
-	r.Get("/api/auth/me", http.HandlerFunc(s.handleMe), anyBackend, signedIn, private)
-	r.Get("/api/auth/sessions", http.HandlerFunc(s.handleSessions), bearer, signedIn, private)
-	r.Delete("/api/auth/sessions/{id}", http.HandlerFunc(s.handleEndSession), bearer, signedIn, private)
+	r.With(warden.NoStore()).Group("/api/auth", func(r *warden.Router) {
+		r.Get("/me", s.handleMe, anyBackend, signedIn)
+		r.Get("/sessions", s.handleSessions, bearer, signedIn)
+		r.Delete("/sessions/{id}", s.handleEndSession, bearer, signedIn)
+
+		withBody := r.With(warden.BodyLimit(authBodyLimit))
+		withBody.Post("/register", s.handleRegister, limits["register"])
+		withBody.Post("/verify-email", s.handleVerifyEmail, limits["verify"])
+		withBody.Post("/resend-verification", s.handleResend, limits["resend"])
+		withBody.Post("/login", s.handleLogin, limits["login"])
+		withBody.Post("/refresh", s.handleRefresh, limits["refresh"])
+		withBody.Post("/password-reset", s.handleResetRequest, limits["reset"])
+		withBody.Post("/password-reset/confirm", s.handleResetConfirm, limits["reset"])
+		withBody.Post("/logout", s.handleLogout, bearer, signedIn)
+		withBody.Post("/logout-all", s.handleLogoutAll, bearer, signedIn)
+		withBody.Patch("/password", s.handleChangePassword, bearer, signedIn)
+	})
 	return nil
 }
 
@@ -110,15 +115,13 @@ func (s *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, ErrNotVerified):
 		problem.Write(w, http.StatusForbidden, "The email address is not verified yet; follow the link we sent, or ask for a new one.")
 	case errors.As(err, &throttled):
-		w.Header().Set("Retry-After", strconv.Itoa(int((throttled.RetryAfter+time.Second-1)/time.Second)))
 		detail := "Too many failed login attempts; wait before trying again."
 		if throttled.NeedsReset {
 			detail = "Too many failed login attempts; reset the password to sign in again."
 		}
-		problem.Write(w, http.StatusTooManyRequests, detail)
+		problem.WriteRetry(w, http.StatusTooManyRequests, throttled.RetryAfter, detail)
 	case errors.Is(err, password.ErrBusy):
-		w.Header().Set("Retry-After", "2")
-		problem.Write(w, http.StatusServiceUnavailable, "The server is busy; try again in a moment.")
+		problem.WriteRetry(w, http.StatusServiceUnavailable, hasherBusyRetry, "The server is busy; try again in a moment.")
 	case errors.Is(err, ErrInvalidToken):
 		problem.Write(w, http.StatusBadRequest, "The link is invalid or has expired; ask for a new one.")
 	case errors.Is(err, ErrWrongPassword):
@@ -127,8 +130,7 @@ func (s *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
 		problem.Write(w, http.StatusNotFound, "Not found.")
 	case errors.Is(err, store.ErrUnavailable):
 		s.log.LogAttrs(r.Context(), slog.LevelError, "database unavailable", slog.String("error", err.Error()))
-		w.Header().Set("Retry-After", "5")
-		problem.Write(w, http.StatusServiceUnavailable, "The service is temporarily unavailable; try again shortly.")
+		problem.Unavailable(w, "The service is temporarily unavailable; try again shortly.")
 	default:
 		s.log.LogAttrs(r.Context(), slog.LevelError, "accounts request failed", slog.String("error", err.Error()))
 		problem.Write(w, http.StatusInternalServerError, "An internal error occurred.")

@@ -19,34 +19,28 @@ const DemoPermission = "demo.read"
 // routes is the route table: each line says who may call what.
 func (a *App) routes() error {
 	r := a.router
-	r.Get("/healthz", http.HandlerFunc(healthz))
-	r.Get("/readyz", http.HandlerFunc(a.readyz))
+	r.Get("/healthz", healthz)
+	r.Get("/readyz", a.readyz)
 
 	// Demonstration routes: one per pipeline option, to try with curl.
-	jwtOnly := warden.Auth(a.jwt)
-	anyBackend := warden.Auth(a.backends()...)
 	limited, err := a.newLimiter(ratelimit.Policy{Name: "demo", Rate: 1, Burst: 5})
 	if err != nil {
 		return err
 	}
-	r.Get("/api/demo/public", http.HandlerFunc(demoPublic), warden.Require(guard.AllowAny))
-	r.Get("/api/demo/jwt", http.HandlerFunc(whoami), jwtOnly, warden.Require(guard.IsAuthenticated), warden.NoStore())
-	r.Get("/api/demo/apikey", http.HandlerFunc(whoami), warden.Auth(a.apiKeyBackends()...), warden.Require(guard.IsAuthenticated), warden.NoStore())
-	r.Get("/api/demo/permission", http.HandlerFunc(whoami), anyBackend, warden.Require(guard.HasPermission(DemoPermission)), warden.NoStore())
-	r.Get("/api/demo/admin", http.HandlerFunc(whoami), anyBackend, warden.Require(guard.IsAdminUser), warden.NoStore())
-	r.Get("/api/demo/limited", http.HandlerFunc(demoPublic), warden.Limit(limited, ratelimit.ByIP()))
-	r.Post("/api/demo/echo", http.HandlerFunc(echo), warden.BodyLimit(1<<10))
-	r.Post("/api/demo/logout", http.HandlerFunc(a.revokeOwnToken), jwtOnly, warden.Require(guard.IsAuthenticated))
+	r.Group("/api/demo", func(r *warden.Router) {
+		r.Get("/public", demoPublic, warden.Require(guard.AllowAny))
+		r.Get("/limited", demoPublic, warden.Limit(limited, ratelimit.ByIP()))
+		r.Post("/echo", echo, warden.BodyLimit(1<<10))
+
+		private := r.With(warden.NoStore())
+		private.Get("/jwt", whoami, warden.Auth(a.jwt), warden.Require(guard.IsAuthenticated))
+		private.Get("/apikey", whoami, warden.Auth(a.apiKeys), warden.Require(guard.IsAuthenticated))
+		private.Get("/permission", whoami, warden.Auth(a.jwt, a.apiKeys), warden.Require(guard.HasPermission(DemoPermission)))
+		private.Get("/admin", whoami, warden.Auth(a.jwt, a.apiKeys), warden.Require(guard.IsAdminUser))
+		r.Post("/logout", a.revokeOwnToken, warden.Auth(a.jwt), warden.Require(guard.IsAuthenticated))
+	})
 
 	return a.accounts.Mount(r, a.apiKeys)
-}
-
-func (a *App) backends() []auth.Authenticator {
-	return append([]auth.Authenticator{a.jwt}, a.apiKeyBackends()...)
-}
-
-func (a *App) apiKeyBackends() []auth.Authenticator {
-	return []auth.Authenticator{a.apiKeys}
 }
 
 func healthz(w http.ResponseWriter, _ *http.Request) {
@@ -57,13 +51,11 @@ func healthz(w http.ResponseWriter, _ *http.Request) {
 // the revocation list (Redis, when configured) and the database.
 func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
 	if _, err := a.revoked.IsRevoked(r.Context(), "readiness-probe"); err != nil {
-		w.Header().Set("Retry-After", "5")
-		problem.Write(w, http.StatusServiceUnavailable, "The revocation store is not answering.")
+		problem.Unavailable(w, "The revocation store is not answering.")
 		return
 	}
 	if err := a.db.Ping(r.Context()); err != nil {
-		w.Header().Set("Retry-After", "5")
-		problem.Write(w, http.StatusServiceUnavailable, "The database is not answering.")
+		problem.Unavailable(w, "The database is not answering.")
 		return
 	}
 	warden.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
@@ -121,8 +113,7 @@ func echo(w http.ResponseWriter, r *http.Request) {
 func (a *App) revokeOwnToken(w http.ResponseWriter, r *http.Request) {
 	id := auth.FromContext(r.Context())
 	if err := a.revoked.Revoke(r.Context(), id.TokenID, id.ExpiresAt); err != nil {
-		w.Header().Set("Retry-After", "5")
-		problem.Write(w, http.StatusServiceUnavailable, "The token could not be revoked; try again shortly.")
+		problem.Unavailable(w, "The token could not be revoked; try again shortly.")
 		return
 	}
 	warden.WriteJSON(w, http.StatusOK, map[string]string{"message": "Token revoked."})

@@ -174,7 +174,7 @@ func NewFixture(o Options) (*Fixture, error) {
 		}
 		opts = append(opts, warden.Limit(limiter, ratelimit.ByUser()))
 	}
-	f.Router.Get(Path, Handler(), opts...)
+	f.Router.Handle(http.MethodGet, Path, Handler(), opts...)
 	return f, nil
 }
 

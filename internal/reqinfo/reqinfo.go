@@ -33,6 +33,26 @@ func From(ctx context.Context) *Info {
 	return info
 }
 
+// RequestID returns the id of the request ctx belongs to, or "" outside
+// a Warden router.
+func RequestID(ctx context.Context) string {
+	if info := From(ctx); info != nil {
+		return info.RequestID
+	}
+	return ""
+}
+
+// WithCopy returns r carrying a copy of its Info (a new one when it has
+// none), for a caller that changes a field for r alone: the original
+// request, and any middleware still holding it, keep seeing the old value.
+func WithCopy(r *http.Request) (*http.Request, *Info) {
+	info := new(Info)
+	if old := From(r.Context()); old != nil {
+		*info = *old
+	}
+	return r.WithContext(context.WithValue(r.Context(), key{}, info)), info
+}
+
 // AttachNew returns r carrying info, which the caller allocated (possibly
 // inside a larger per-request struct).
 func AttachNew(r *http.Request, info *Info) *http.Request {
