@@ -161,7 +161,9 @@ func Auth(backends ...auth.Authenticator) Option {
 	return func(r *route) { r.backends = append(r.backends, backends...) }
 }
 
-// Require adds guards; all must admit the request.
+// Require adds guards; all must admit the request. Every route needs at
+// least one: registering a route without a guard panics, so that no route
+// is public by omission. Require(guard.AllowAny) makes a route public.
 func Require(guards ...guard.Guard) Option {
 	return func(r *route) { r.guards = append(r.guards, guards...) }
 }
@@ -257,6 +259,11 @@ func (rt *Router) Handle(method, path string, h http.Handler, opts ...Option) {
 	}
 	for _, o := range opts {
 		o(&rc)
+	}
+	if len(rc.guards) == 0 {
+		// Closed by default: a route nobody said who may call is a mistake,
+		// not a public route. guard.AllowAny makes a public route explicit.
+		panic(fmt.Sprintf("warden: %s %s has no guard; add warden.Require(guard.IsAuthenticated), or guard.AllowAny for a public route", method, path))
 	}
 	chain := c.compose(h, &rc)
 	for _, p := range variants(path) {

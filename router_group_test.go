@@ -36,7 +36,7 @@ func TestWithAndGroupCompose(t *testing.T) {
 			})
 		})
 		// The view made by With does not leak its options into the router.
-		r.Get("/plain", ok)
+		r.Get("/plain", ok, public)
 	})
 	user := map[string]string{"Authorization": "Bearer " + token(t, "1", nil)}
 	admin := map[string]string{"Authorization": "Bearer " + token(t, "2", map[string]any{"is_admin": true})}
@@ -105,7 +105,7 @@ func TestTrustedProxiesAreSetOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.Get("/x", ok)
+	r.Get("/x", ok, public)
 	req := httptest.NewRequest("GET", "/x", nil)
 	req.RemoteAddr = "10.1.2.3:5555"
 	req.Header.Set("X-Forwarded-Proto", "https")
@@ -120,7 +120,7 @@ func TestRequestIDReachesHandlers(t *testing.T) {
 	f := newFixture(t, warden.Config{}, func(r *warden.Router, _ *auth.JWT) {
 		r.Get("/id", func(w http.ResponseWriter, r *http.Request) {
 			warden.WriteJSON(w, http.StatusOK, map[string]string{"id": warden.RequestID(r.Context())})
-		})
+		}, public)
 	})
 	resp, body := f.do(t, "GET", "/id", nil, nil)
 	if id := resp.Header.Get("X-Request-Id"); id == "" || body["id"] != id {
@@ -149,4 +149,18 @@ func TestWithIdentityLeavesTheParentRequestAlone(t *testing.T) {
 	if !strings.Contains(f.logs.String(), `"user_id":"7"`) {
 		t.Fatalf("the access log lost the authenticated user: %s", f.logs.String())
 	}
+}
+
+func TestARouteWithoutAGuardIsRefused(t *testing.T) {
+	r, err := warden.NewRouter(warden.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		v := recover()
+		if msg, _ := v.(string); !strings.Contains(msg, "GET /open has no guard") || !strings.Contains(msg, "guard.AllowAny") {
+			t.Fatalf("panic %v, want a message naming the route and guard.AllowAny", v)
+		}
+	}()
+	r.Get("/open", ok, warden.NoStore())
 }

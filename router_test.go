@@ -19,6 +19,9 @@ import (
 	"github.com/wardenhq/warden/secure"
 )
 
+// public is the explicit guard of a route anyone may call.
+var public = warden.Require(guard.AllowAny)
+
 var secret = []byte("router-test-secret-of-at-least-32-bytes!")
 
 type fixture struct {
@@ -81,12 +84,12 @@ var ok = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 
 func TestRoutingAndProblems(t *testing.T) {
 	f := newFixture(t, warden.Config{}, func(r *warden.Router, _ *auth.JWT) {
-		r.Get("/api/items/{id}", ok)
-		r.Post("/api/items", ok)
-		r.Get("/boom", func(http.ResponseWriter, *http.Request) { panic("secret internal state") })
+		r.Get("/api/items/{id}", ok, public)
+		r.Post("/api/items", ok, public)
+		r.Get("/boom", func(http.ResponseWriter, *http.Request) { panic("secret internal state") }, public)
 		r.Get("/teapot", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "handler's own 404", http.StatusNotFound)
-		}))
+		}), public)
 	})
 	t.Run("trailing slash is served identically", func(t *testing.T) {
 		for _, p := range []string{"/api/items/7", "/api/items/7/"} {
@@ -138,7 +141,7 @@ func TestRoutingAndProblems(t *testing.T) {
 }
 
 func TestAccessLogRedactsSecrets(t *testing.T) {
-	f := newFixture(t, warden.Config{}, func(r *warden.Router, _ *auth.JWT) { r.Get("/x", ok) })
+	f := newFixture(t, warden.Config{}, func(r *warden.Router, _ *auth.JWT) { r.Get("/x", ok, public) })
 	secrets := []string{"s3cr3t-bearer", "s3cr3t-cookie", "s3cr3t-apikey", "s3cr3t-query-token", "s3cr3t-query-password", "s3cr3t-ticket"}
 	resp, _ := f.do(t, "GET", "/x?token=s3cr3t-query-token&password=s3cr3t-query-password&ticket=s3cr3t-ticket&page=2", nil, map[string]string{
 		"Authorization": "Bearer s3cr3t-bearer",
@@ -189,8 +192,8 @@ func TestRouteOptions(t *testing.T) {
 			if secure.DecodeJSON(w, r, &v) {
 				warden.WriteJSON(w, 200, v)
 			}
-		}), warden.BodyLimit(64))
-		r.Get("/limited", ok, warden.Limit(limiter, nil))
+		}), warden.BodyLimit(64), public)
+		r.Get("/limited", ok, warden.Limit(limiter, nil), public)
 	})
 	user := map[string]string{"Authorization": "Bearer " + token(t, "1", nil)}
 
@@ -232,7 +235,7 @@ func TestRouteOptions(t *testing.T) {
 }
 
 func TestHeaderLimitsThroughTheRouter(t *testing.T) {
-	f := newFixture(t, warden.Config{}, func(r *warden.Router, _ *auth.JWT) { r.Get("/x", ok) })
+	f := newFixture(t, warden.Config{}, func(r *warden.Router, _ *auth.JWT) { r.Get("/x", ok, public) })
 	many := map[string]string{}
 	for i := range 101 {
 		many[fmt.Sprintf("X-H-%d", i)] = "v"
@@ -258,10 +261,10 @@ func TestCORSPerRoute(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := newFixture(t, warden.Config{CORS: global}, func(r *warden.Router, _ *auth.JWT) {
-		r.Get("/a", ok)
-		r.Patch("/a", ok)
-		r.Get("/partner", ok, warden.CORS(partner))
-		r.Get("/private", ok, warden.CORS(nil))
+		r.Get("/a", ok, public)
+		r.Patch("/a", ok, public)
+		r.Get("/partner", ok, warden.CORS(partner), public)
+		r.Get("/private", ok, warden.CORS(nil), public)
 	})
 	cases := []struct {
 		name, method, path, origin string
@@ -319,13 +322,13 @@ func TestConflictingCORSOnOnePathPanicsAtRegistration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.Get("/x", ok, warden.CORS(a))
+	r.Get("/x", ok, warden.CORS(a), public)
 	defer func() {
 		if recover() == nil {
 			t.Fatal("no panic")
 		}
 	}()
-	r.Post("/x", ok, warden.CORS(b))
+	r.Post("/x", ok, warden.CORS(b), public)
 }
 
 func TestStreamingThroughThePipeline(t *testing.T) {
@@ -338,7 +341,7 @@ func TestStreamingThroughThePipeline(t *testing.T) {
 					t.Error(err)
 				}
 			}
-		}))
+		}), public)
 	})
 	resp, err := f.srv.Client().Get(f.srv.URL + "/stream")
 	if err != nil {

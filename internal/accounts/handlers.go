@@ -56,13 +56,17 @@ func (s *Service) Mount(r *warden.Router, apiKeys auth.Authenticator) error {
 		r.Delete("/sessions/{id}", s.handleEndSession, bearer, signedIn)
 
 		withBody := r.With(warden.BodyLimit(authBodyLimit))
-		withBody.Post("/register", s.handleRegister, limits["register"])
-		withBody.Post("/verify-email", s.handleVerifyEmail, limits["verify"])
-		withBody.Post("/resend-verification", s.handleResend, limits["resend"])
-		withBody.Post("/login", s.handleLogin, limits["login"])
-		withBody.Post("/refresh", s.handleRefresh, limits["refresh"])
-		withBody.Post("/password-reset", s.handleResetRequest, limits["reset"])
-		withBody.Post("/password-reset/confirm", s.handleResetConfirm, limits["reset"])
+		// Anyone may call these: they are how one gets a credential. Each
+		// has its own per-IP limit, which also guards the password hasher.
+		public := withBody.With(warden.Require(guard.AllowAny))
+		public.Post("/register", s.handleRegister, limits["register"])
+		public.Post("/verify-email", s.handleVerifyEmail, limits["verify"])
+		public.Post("/resend-verification", s.handleResend, limits["resend"])
+		public.Post("/login", s.handleLogin, limits["login"])
+		public.Post("/refresh", s.handleRefresh, limits["refresh"])
+		public.Post("/password-reset", s.handleResetRequest, limits["reset"])
+		public.Post("/password-reset/confirm", s.handleResetConfirm, limits["reset"])
+
 		withBody.Post("/logout", s.handleLogout, bearer, signedIn)
 		withBody.Post("/logout-all", s.handleLogoutAll, bearer, signedIn)
 		withBody.Patch("/password", s.handleChangePassword, bearer, signedIn)

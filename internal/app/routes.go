@@ -19,8 +19,9 @@ const DemoPermission = "demo.read"
 // routes is the route table: each line says who may call what.
 func (a *App) routes() error {
 	r := a.router
-	r.Get("/healthz", healthz)
-	r.Get("/readyz", a.readyz)
+	public := warden.Require(guard.AllowAny)
+	r.Get("/healthz", healthz, public)
+	r.Get("/readyz", a.readyz, public)
 
 	// Demonstration routes: one per pipeline option, to try with curl.
 	limited, err := a.newLimiter(ratelimit.Policy{Name: "demo", Rate: 1, Burst: 5})
@@ -28,9 +29,9 @@ func (a *App) routes() error {
 		return err
 	}
 	r.Group("/api/demo", func(r *warden.Router) {
-		r.Get("/public", demoPublic, warden.Require(guard.AllowAny))
-		r.Get("/limited", demoPublic, warden.Limit(limited, ratelimit.ByIP()))
-		r.Post("/echo", echo, warden.BodyLimit(1<<10))
+		r.Get("/public", demoPublic, public)
+		r.Get("/limited", demoPublic, public, warden.Limit(limited, ratelimit.ByIP()))
+		r.Post("/echo", echo, public, warden.BodyLimit(1<<10))
 
 		private := r.With(warden.NoStore())
 		private.Get("/jwt", whoami, warden.Auth(a.jwt), warden.Require(guard.IsAuthenticated))
