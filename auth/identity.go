@@ -32,6 +32,12 @@ type Identity struct {
 	Claims map[string]any
 	// TokenID is the JWT "jti" claim, when present.
 	TokenID string
+	// SessionID is the JWT "sid" claim: the login the token belongs to;
+	// empty for a token bound to no login and for other backends.
+	SessionID string
+	// IssuedAt is the JWT "iat" claim, with its fraction of a second; zero
+	// when absent and for other backends.
+	IssuedAt time.Time
 	// ExpiresAt is the JWT "exp" claim; zero for other backends.
 	ExpiresAt time.Time
 }

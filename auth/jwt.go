@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strings"
 	"time"
@@ -322,13 +323,24 @@ func (j *JWT) window(id *Identity) (notFrom, notAfter time.Time, ok bool) {
 	return notFrom, id.ExpiresAt.Add(j.leeway), true
 }
 
-// checkRevoked asks the revocation list about a valid token; a list that
-// cannot answer refuses it.
+// numericDate converts a JWT NumericDate, which may carry a fraction of a
+// second (RFC 7519 section 2), keeping microseconds: revocation compares
+// issue times with a user's not-before at sub-second precision.
+func numericDate(v float64) time.Time {
+	sec := math.Floor(v)
+	return time.Unix(int64(sec), int64(math.Round((v-sec)*1e6))*1e3)
+}
+
+// checkRevoked asks the revocation list about a valid token, at each grain
+// (the token, its login, its holder's not-before); a list that cannot
+// answer refuses it.
 func (j *JWT) checkRevoked(r *http.Request, id *Identity) (*Identity, error) {
 	if j.revocation == nil {
 		return id, nil
 	}
-	revoked, err := j.revocation.IsRevoked(r.Context(), id.TokenID)
+	revoked, err := j.revocation.Check(r.Context(), revoke.Token{
+		ID: id.TokenID, Session: id.SessionID, Subject: id.UserID, IssuedAt: id.IssuedAt, ExpiresAt: id.ExpiresAt,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: revocation check: %v", ErrUnavailable, err)
 	}
@@ -376,6 +388,10 @@ func identityFromClaims(c jwt.MapClaims) (*Identity, error) {
 	admin, _ := c["is_admin"].(bool)
 	id.IsAdmin = superuser || admin
 	id.TokenID, _ = c["jti"].(string)
+	id.SessionID, _ = c["sid"].(string)
+	if iat, ok := c["iat"].(float64); ok {
+		id.IssuedAt = numericDate(iat)
+	}
 	if perms, ok := c["permissions"].([]any); ok {
 		id.Permissions = make([]string, 0, len(perms))
 		for _, p := range perms {

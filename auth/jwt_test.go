@@ -324,7 +324,13 @@ func TestJWTCustomHeader(t *testing.T) {
 type failingStore struct{}
 
 func (failingStore) Revoke(context.Context, string, time.Time) error { return errors.New("down") }
-func (failingStore) IsRevoked(context.Context, string) (bool, error) {
+func (failingStore) RevokeSession(context.Context, string, time.Time) error {
+	return errors.New("down")
+}
+func (failingStore) RevokeUser(context.Context, string, time.Time, time.Time) error {
+	return errors.New("down")
+}
+func (failingStore) Check(context.Context, revoke.Token) (bool, error) {
 	return false, errors.New("connection refused")
 }
 

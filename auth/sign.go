@@ -35,7 +35,8 @@ type Signer struct {
 // revoke it.
 type Token struct {
 	Raw       string
-	ID        string // the "jti" claim
+	ID        string    // the "jti" claim
+	IssuedAt  time.Time // the "iat" claim, to the microsecond
 	ExpiresAt time.Time
 }
 
@@ -65,7 +66,12 @@ func (s *Signer) Sign(subject string, extra map[string]any) (Token, error) {
 	if ttl <= 0 {
 		ttl = 15 * time.Minute
 	}
-	issued := now().Truncate(time.Second)
+	// iat keeps microseconds (a NumericDate may be fractional, RFC 7519
+	// section 2) so that a login right after a "log out everywhere" in the
+	// same second is told apart from the tokens it revoked; truncating
+	// never moves a token after the instant it was issued.
+	issuedAt := now().Truncate(time.Microsecond)
+	issued := issuedAt.Truncate(time.Second)
 	exp := issued.Add(ttl)
 	jti, err := RandomToken(16)
 	if err != nil {
@@ -76,7 +82,7 @@ func (s *Signer) Sign(subject string, extra map[string]any) (Token, error) {
 		claims[k] = v
 	}
 	claims["sub"] = subject
-	claims["iat"] = issued.Unix()
+	claims["iat"] = float64(issuedAt.UnixMicro()) / 1e6
 	claims["nbf"] = issued.Unix()
 	claims["exp"] = exp.Unix()
 	claims["jti"] = jti
@@ -98,7 +104,7 @@ func (s *Signer) Sign(subject string, extra map[string]any) (Token, error) {
 	if err != nil {
 		return Token{}, fmt.Errorf("jwt: sign: %w", err)
 	}
-	return Token{Raw: raw, ID: jti, ExpiresAt: exp}, nil
+	return Token{Raw: raw, ID: jti, IssuedAt: issuedAt, ExpiresAt: exp}, nil
 }
 
 // RandomToken returns n bytes from the system CSPRNG, base64url-encoded

@@ -1,121 +1,82 @@
-// Package revoke records revoked token ids (JWT "jti") until the tokens they
-// name expire.
+// Package revoke decides whether a credential that verifies is still
+// honoured, at three grains: one token (its JWT "jti"), one login or
+// session (its "sid"), and everything a user holds that was issued before
+// an instant (a per-user "not before", for logout everywhere or a password
+// reset).
 //
-// Contract: a Store answers IsRevoked truthfully or returns an error; it
-// never answers "not revoked" when it does not know. Callers must treat an
-// error as "revoked" (fail closed). Entries live only as long as the token
-// they name, so a Store's size is bounded by the revocation rate times the
-// token lifetime. The memory Store refuses a new entry when full rather
-// than forgetting a live one, because forgetting would silently un-revoke a
-// token.
+// # Contract
+//
+// A Store answers Check truthfully or returns an error; it never answers
+// "not revoked" when it does not know. Callers must treat an error as
+// "revoked" (fail closed): auth.JWT answers 503. A revocation holds from the
+// next Check on the instance that made it; a Store shared by several
+// instances (revoke/redisrevoke, revoke/sqlrevoke) makes it hold on every
+// other instance within MaxPropagation.
+//
+// Entries live only as long as they can matter: a token's until it
+// expires, a session's and a user's "not before" until the time the caller
+// names (the latest expiry any token they cover can have). A Store's size is
+// therefore bounded by the revocation rate times the token lifetime. The
+// memory Store refuses a new entry when full rather than forgetting a live
+// one, because forgetting would silently un-revoke a credential.
+//
+// Not-before instants are compared with sub-second precision: a token
+// issued after a user's "log out everywhere", in the same second, is
+// honoured; one issued at or before it is not. A token with no issue time
+// cannot be placed after the instant and is refused once the user has one.
 package revoke
 
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 )
 
-// ErrFull is returned by Revoke when the memory store holds its maximum
-// number of live entries.
-var ErrFull = errors.New("revoke: store is full of live entries")
+// MaxPropagation bounds how long a revocation made on one instance may take
+// to hold on every other instance sharing its Store (API.md: 5 s).
+const MaxPropagation = 5 * time.Second
 
-// ErrInvalidID is returned for an empty token id.
-var ErrInvalidID = errors.New("revoke: empty token id")
+// Errors of Store methods.
+var (
+	// ErrFull is returned by the memory store when it holds its maximum
+	// number of live entries.
+	ErrFull = errors.New("revoke: store is full of live entries")
+	// ErrInvalidID is returned for an empty token id, session id or
+	// subject.
+	ErrInvalidID = errors.New("revoke: empty id")
+)
 
-// Store is a revocation list of token ids.
+// Token is what a revocation decision looks at: the claims of a verified
+// token that name it, its login and its holder.
+type Token struct {
+	ID        string    // "jti"; required
+	Session   string    // "sid"; empty when the token belongs to no login
+	Subject   string    // "sub"
+	IssuedAt  time.Time // "iat"; zero when absent
+	ExpiresAt time.Time // "exp"
+}
+
+// Store is a revocation list.
 type Store interface {
-	// Revoke marks id as revoked until expiresAt (the token's own expiry).
+	// Revoke revokes one token id until expiresAt (the token's expiry).
 	Revoke(ctx context.Context, id string, expiresAt time.Time) error
-	// IsRevoked reports whether id is revoked. An error means the answer
-	// is unknown; callers must refuse the token.
-	IsRevoked(ctx context.Context, id string) (bool, error)
+	// RevokeSession revokes every token of login sid until `until`, the
+	// latest expiry any of its tokens can have.
+	RevokeSession(ctx context.Context, sid string, until time.Time) error
+	// RevokeUser revokes every token of subject issued at or before
+	// `before`, remembering it until `until` (before plus the longest
+	// token lifetime). A later instant replaces an earlier one, never the
+	// reverse.
+	RevokeUser(ctx context.Context, subject string, before, until time.Time) error
+	// Check reports whether t is revoked at any grain. An error means the
+	// answer is unknown; callers must refuse the token.
+	Check(ctx context.Context, t Token) (revoked bool, err error)
 }
 
-// DefaultMaxEntries bounds a Memory store created with MaxEntries 0.
-const DefaultMaxEntries = 1_000_000
-
-// Memory is an in-process Store for a single instance. Safe for concurrent
-// use.
-type Memory struct {
-	mu         sync.RWMutex
-	entries    map[string]int64 // id -> expiry, Unix nanoseconds
-	maxEntries int
-	now        func() time.Time
-	nextSweep  int64
-}
-
-// MemoryOptions configures a Memory store; the zero value is usable.
-type MemoryOptions struct {
-	// MaxEntries bounds the live entries; DefaultMaxEntries when 0.
-	MaxEntries int
-	// Now replaces the clock, for tests.
-	Now func() time.Time
-}
-
-// NewMemory returns an empty memory store.
-func NewMemory(opts MemoryOptions) *Memory {
-	if opts.MaxEntries <= 0 {
-		opts.MaxEntries = DefaultMaxEntries
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	return &Memory{entries: make(map[string]int64), maxEntries: opts.MaxEntries, now: opts.Now}
-}
-
-// sweepInterval spaces out full scans for expired entries so that a burst
-// of revocations does not scan the map once per call.
-const sweepInterval = int64(time.Minute)
-
-// Revoke implements Store. A token that has already expired needs no entry.
-func (m *Memory) Revoke(_ context.Context, id string, expiresAt time.Time) error {
-	if id == "" {
-		return ErrInvalidID
-	}
-	now := m.now().UnixNano()
-	exp := expiresAt.UnixNano()
-	if exp <= now {
-		return nil
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if old, ok := m.entries[id]; ok {
-		m.entries[id] = max(old, exp)
-		return nil
-	}
-	if len(m.entries) >= m.maxEntries || now >= m.nextSweep {
-		m.sweepLocked(now)
-	}
-	if len(m.entries) >= m.maxEntries {
-		return ErrFull
-	}
-	m.entries[id] = exp
-	return nil
-}
-
-func (m *Memory) sweepLocked(now int64) {
-	for id, exp := range m.entries {
-		if exp <= now {
-			delete(m.entries, id)
-		}
-	}
-	m.nextSweep = now + sweepInterval
-}
-
-// IsRevoked implements Store. It never fails.
-func (m *Memory) IsRevoked(_ context.Context, id string) (bool, error) {
-	m.mu.RLock()
-	exp, ok := m.entries[id]
-	m.mu.RUnlock()
-	return ok && exp > m.now().UnixNano(), nil
-}
-
-// Len returns the number of entries held, expired ones not yet swept
-// included.
-func (m *Memory) Len() int {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	return len(m.entries)
+// CoveredBy reports whether a token issued at iat is revoked by a user's
+// not-before instant, given in Unix nanoseconds (0 meaning none). Stores
+// outside this package use it so that every backend draws the line at the
+// same instant.
+func CoveredBy(iat time.Time, notBefore int64) bool {
+	return notBefore != 0 && (iat.IsZero() || iat.UnixNano() <= notBefore)
 }

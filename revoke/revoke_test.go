@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden/revoke"
+	"github.com/wardenhq/warden/revoke/revoketest"
 )
 
 type clock struct {
@@ -26,14 +27,14 @@ func TestMemoryEntriesExpireWithTheToken(t *testing.T) {
 	if err := m.Revoke(ctx, "a", c.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	if r, _ := m.IsRevoked(ctx, "a"); !r {
+	if r, _ := m.Check(ctx, revoke.Token{ID: "a"}); !r {
 		t.Fatal("a not revoked")
 	}
-	if r, _ := m.IsRevoked(ctx, "b"); r {
+	if r, _ := m.Check(ctx, revoke.Token{ID: "b"}); r {
 		t.Fatal("b revoked")
 	}
 	c.Add(2 * time.Minute)
-	if r, _ := m.IsRevoked(ctx, "a"); r {
+	if r, _ := m.Check(ctx, revoke.Token{ID: "a"}); r {
 		t.Fatal("a still revoked after its token expired")
 	}
 	// An already expired token needs no entry.
@@ -58,7 +59,7 @@ func TestMemoryRefusesWhenFullInsteadOfForgetting(t *testing.T) {
 		t.Fatalf("full store: %v", err)
 	}
 	for i := range 3 {
-		if r, _ := m.IsRevoked(ctx, fmt.Sprint(i)); !r {
+		if r, _ := m.Check(ctx, revoke.Token{ID: fmt.Sprint(i)}); !r {
 			t.Fatalf("entry %d forgotten", i)
 		}
 	}
@@ -86,7 +87,7 @@ func TestMemoryConcurrentUse(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				if r, err := m.IsRevoked(ctx, id); err != nil || !r {
+				if r, err := m.Check(ctx, revoke.Token{ID: id}); err != nil || !r {
 					t.Errorf("%s: %v %v", id, r, err)
 					return
 				}
@@ -94,4 +95,16 @@ func TestMemoryConcurrentUse(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+func TestMemorySessionAndUserGrains(t *testing.T) {
+	ctx := context.Background()
+	c := &clock{now: time.Unix(1_700_000_000, 0)}
+	m := revoke.NewMemory(revoke.MemoryOptions{Now: c.Now})
+	revoketest.Grains(t, m, c.Now)
+	// Marks are forgotten once nothing they cover can be live.
+	c.Add(2 * time.Hour)
+	if r, _ := m.Check(ctx, revoke.Token{ID: "a", Session: "login-1", Subject: "u1", IssuedAt: c.Now().Add(-3 * time.Hour)}); r {
+		t.Fatal("marks outlived their until")
+	}
 }

@@ -1,21 +1,30 @@
 // Package redisrevoke is a revoke.Store in Redis, shared by every Warden
-// instance that uses the same Redis and prefix: a token revoked through one
-// instance is refused by all of them from the next request on.
+// instance that uses the same Redis and prefix: a revocation made through
+// one instance holds on that instance from the next request and on every
+// other within revoke.MaxPropagation.
 //
 // # Contract
 //
-// Each revoked id is one key, <prefix>revoked:<id>, that Redis deletes when
-// the token it names expires (SET with PXAT, so entries live exactly as
-// long as they matter and the denylist stays as small as the revocation
-// rate times the token lifetime). Revoking an id again keeps the later of
-// the two expiries, never shortening a revocation. Revoke and IsRevoked
-// each take one round trip to Redis.
+// Each revocation is one key that Redis deletes once it can no longer
+// matter (SET with PXAT): <prefix>revoked:<jti> for a token,
+// <prefix>revoked-sid:<sid> for a login, <prefix>user-nbf:<sub> holding a
+// user's not-before instant in Unix nanoseconds. Revoking again keeps the
+// later expiry and the later instant, never shortening a revocation. Every
+// write also publishes on <prefix>revocations, in the same MULTI/EXEC: one
+// round trip. Check asks for all three keys with one MGET.
+//
+// Check answers from a local cache of "not revoked" answers (see
+// revoke/internal/checkcache) only while this Store's subscription to the
+// revocations channel is confirmed up: every message on it, and every
+// reconnection, forgets the cache, and a silent connection is found out by
+// a ping every PingInterval. While the subscription is down, every Check
+// asks Redis.
 //
 // # Failure behaviour
 //
-// Every Redis error is returned, wrapped. IsRevoked never answers "not
-// revoked" when it could not ask: callers (the JWT backend) treat its error
-// as "revoked" and answer 503, so an outage refuses tokens rather than
+// Every Redis error is returned, wrapped. Check never answers "not
+// revoked" when it could not ask: callers (auth.JWT) treat its error as
+// "revoked" and answer 503, so an outage refuses tokens rather than
 // letting revoked ones through (fail closed). The client reconnects by
 // itself, so answers resume when Redis does, without a restart.
 //
@@ -32,70 +41,210 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/wardenhq/warden/revoke"
+	"github.com/wardenhq/warden/revoke/internal/checkcache"
 )
 
-// Store is a revoke.Store in Redis. It is safe for concurrent use.
+// PingInterval is how often a quiet subscription is pinged; a subscription
+// that does not answer within it is taken for lost.
+const PingInterval = time.Second
+
+// Store is a revoke.Store in Redis. It is safe for concurrent use. Close
+// stops its subscription.
 type Store struct {
 	client redis.UniversalClient
 	prefix string
 	now    func() time.Time
+	cache  *checkcache.Cache
+	stop   context.CancelFunc
+	done   sync.WaitGroup
 }
 
 var _ revoke.Store = (*Store)(nil)
 
 // New returns a Store that keeps its keys under prefix (for example
-// "warden:"). Every instance must use the same prefix to share the list.
+// "warden:") and subscribes to its revocations channel. Every instance
+// must use the same prefix to share the list.
 func New(client redis.UniversalClient, prefix string) *Store {
-	return &Store{client: client, prefix: prefix, now: time.Now}
+	ctx, stop := context.WithCancel(context.Background())
+	s := &Store{client: client, prefix: prefix, now: time.Now, cache: checkcache.New(0, nil), stop: stop}
+	s.done.Add(1)
+	go s.watch(ctx)
+	return s
 }
 
-func (s *Store) key(id string) string { return s.prefix + "revoked:" + id }
+// Close stops the subscription; Check then always asks Redis. It does not
+// close the client.
+func (s *Store) Close() error {
+	s.stop()
+	s.done.Wait()
+	return nil
+}
+
+func (s *Store) channel() string { return s.prefix + "revocations" }
 
 // Revoke implements revoke.Store. A token that has already expired needs
 // no entry and is skipped without a round trip.
 func (s *Store) Revoke(ctx context.Context, id string, expiresAt time.Time) error {
+	return s.mark(ctx, s.prefix+"revoked:"+id, id, expiresAt)
+}
+
+// RevokeSession implements revoke.Store.
+func (s *Store) RevokeSession(ctx context.Context, sid string, until time.Time) error {
+	return s.mark(ctx, s.prefix+"revoked-sid:"+sid, sid, until)
+}
+
+// mark sets key until `until` and publishes the change.
+func (s *Store) mark(ctx context.Context, key, id string, until time.Time) error {
 	if id == "" {
 		return revoke.ErrInvalidID
 	}
-	if !expiresAt.After(s.now()) {
+	if !until.After(s.now()) {
 		return nil
 	}
-	// Round up to the millisecond, so the entry never expires before the
-	// token does.
-	ms := expiresAt.Add(time.Millisecond - time.Nanosecond).UnixMilli()
-	at := strconv.FormatInt(ms, 10)
-	k := s.key(id)
+	at := pxat(until)
 	// SET NX creates the entry; PEXPIREAT GT lengthens an existing one and
-	// never shortens it. Both go in one MULTI/EXEC: one round trip.
-	cmds, err := s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Do(ctx, "SET", k, "1", "PXAT", at, "NX")
-		p.Do(ctx, "PEXPIREAT", k, at, "GT")
+	// never shortens it.
+	return s.write(ctx, func(p redis.Pipeliner) {
+		p.Do(ctx, "SET", key, "1", "PXAT", at, "NX")
+		p.Do(ctx, "PEXPIREAT", key, at, "GT")
+	})
+}
+
+// raiseScript keeps the larger of the stored and the given not-before
+// instant (ARGV[1], Unix nanoseconds) and the later expiry (ARGV[2], Unix
+// milliseconds).
+const raiseScript = `
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > cur then
+  redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL')
+end
+redis.call('PEXPIREAT', KEYS[1], ARGV[2], 'NX')
+redis.call('PEXPIREAT', KEYS[1], ARGV[2], 'GT')
+return 1
+`
+
+// RevokeUser implements revoke.Store.
+func (s *Store) RevokeUser(ctx context.Context, subject string, before, until time.Time) error {
+	if subject == "" {
+		return revoke.ErrInvalidID
+	}
+	if !until.After(s.now()) {
+		return nil
+	}
+	key := s.prefix + "user-nbf:" + subject
+	nanos := strconv.FormatInt(before.UnixNano(), 10)
+	return s.write(ctx, func(p redis.Pipeliner) {
+		// EVAL, not EVALSHA: inside MULTI a missing script cannot be
+		// retried, and the script is small.
+		p.Eval(ctx, raiseScript, []string{key}, nanos, pxat(until))
+	})
+}
+
+// pxat rounds t up to the millisecond, so an entry never expires before
+// what it covers does.
+func pxat(t time.Time) string {
+	return strconv.FormatInt(t.Add(time.Millisecond-time.Nanosecond).UnixMilli(), 10)
+}
+
+// write runs cmds and a PUBLISH in one MULTI/EXEC, then forgets this
+// instance's cached answers, so the revocation holds here on the next
+// request whatever the subscription is doing.
+func (s *Store) write(ctx context.Context, cmds func(redis.Pipeliner)) error {
+	results, err := s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		cmds(p)
+		p.Publish(ctx, s.channel(), "1")
 		return nil
 	})
+	s.cache.Invalidate()
 	// A SET NX that finds the key answers nil; that is no failure. Any
-	// other error, of the transaction or of either command, is.
+	// other error, of the transaction or of a command, is.
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return fmt.Errorf("redisrevoke: revoking a token: %w", err)
+		return fmt.Errorf("redisrevoke: revoking: %w", err)
 	}
-	for _, c := range cmds {
+	for _, c := range results {
 		if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
-			return fmt.Errorf("redisrevoke: revoking a token: %w", err)
+			return fmt.Errorf("redisrevoke: revoking: %w", err)
 		}
 	}
 	return nil
 }
 
-// IsRevoked implements revoke.Store: one EXISTS. On error the answer is
+// Check implements revoke.Store: a cached "not revoked" while the
+// subscription is confirmed, otherwise one MGET. On error the answer is
 // unknown and the caller must refuse the token.
-func (s *Store) IsRevoked(ctx context.Context, id string) (bool, error) {
-	n, err := s.client.Exists(ctx, s.key(id)).Result()
+func (s *Store) Check(ctx context.Context, t revoke.Token) (bool, error) {
+	if t.ID != "" && s.cache.Fresh(t.ID) {
+		return false, nil
+	}
+	generation := s.cache.Begin()
+	sid := "\x00" // no login: a key no write makes
+	if t.Session != "" {
+		sid = t.Session
+	}
+	vals, err := s.client.MGet(ctx, s.prefix+"revoked:"+t.ID, s.prefix+"revoked-sid:"+sid, s.prefix+"user-nbf:"+t.Subject).Result()
 	if err != nil {
 		return false, fmt.Errorf("redisrevoke: checking a token: %w", err)
 	}
-	return n > 0, nil
+	if vals[0] != nil || vals[1] != nil {
+		return true, nil
+	}
+	if v, ok := vals[2].(string); ok {
+		nbf, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return false, fmt.Errorf("redisrevoke: malformed not-before for a user: %w", err)
+		}
+		if revoke.CoveredBy(t.IssuedAt, nbf) {
+			return true, nil
+		}
+	}
+	if t.ID != "" {
+		s.cache.Remember(t.ID, generation)
+	}
+	return false, nil
+}
+
+// watch keeps the subscription to the revocations channel and tells the
+// cache whether it can be trusted, until ctx ends.
+func (s *Store) watch(ctx context.Context) {
+	defer s.done.Done()
+	defer s.cache.Lost()
+	sub := s.client.Subscribe(ctx, s.channel())
+	defer sub.Close()
+	for ctx.Err() == nil {
+		msg, err := sub.ReceiveTimeout(ctx, PingInterval)
+		if err != nil {
+			var timeout interface{ Timeout() bool }
+			if errors.As(err, &timeout) && timeout.Timeout() && sub.Ping(ctx) == nil {
+				// Quiet: the pong, when it arrives, confirms the link; if
+				// it never does, the trust given lapses by itself.
+				continue
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			// The link is down: trust nothing until the client has
+			// reconnected and resubscribed.
+			s.cache.Lost()
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			continue
+		}
+		switch msg.(type) {
+		case *redis.Subscription, *redis.Pong:
+			// (Re)subscribed, or alive: every revocation published before
+			// now has reached us.
+			s.cache.Confirm(s.now().Add(2 * PingInterval))
+		case *redis.Message:
+			s.cache.Invalidate()
+		}
+	}
 }

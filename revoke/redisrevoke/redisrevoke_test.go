@@ -3,20 +3,94 @@ package redisrevoke_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/wardenhq/warden/internal/redisconn/redistest"
 	"github.com/wardenhq/warden/revoke"
 	"github.com/wardenhq/warden/revoke/redisrevoke"
+	"github.com/wardenhq/warden/revoke/revoketest"
 )
 
 var ctx = context.Background()
 
+// newStore returns a Store that is closed when the test ends.
+func newStore(t testing.TB, c redis.UniversalClient, prefix string) *redisrevoke.Store {
+	s := redisrevoke.New(c, prefix)
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func TestGrains(t *testing.T) {
+	revoketest.Grains(t, newStore(t, redistest.Open(t), redistest.Prefix(t)), time.Now)
+}
+
+// TestRevocationReachesACachingInstance checks a token on instance b until
+// b answers from its cache, revokes it through a at each grain, and
+// expects b to refuse it well within revoke.MaxPropagation.
+func TestRevocationReachesACachingInstance(t *testing.T) {
+	prefix := redistest.Prefix(t)
+	a := newStore(t, redistest.Open(t), prefix)
+	cb := redistest.Open(t)
+	hook := &redistest.CountingHook{}
+	cb.AddHook(hook)
+	b := newStore(t, cb, prefix)
+	grains := map[string]func(tok revoke.Token) error{
+		"token":   func(tok revoke.Token) error { return a.Revoke(ctx, tok.ID, time.Now().Add(time.Hour)) },
+		"session": func(tok revoke.Token) error { return a.RevokeSession(ctx, tok.Session, time.Now().Add(time.Hour)) },
+		"user": func(tok revoke.Token) error {
+			return a.RevokeUser(ctx, tok.Subject, time.Now(), time.Now().Add(time.Hour))
+		},
+	}
+	for name, revokeIt := range grains {
+		t.Run(name, func(t *testing.T) {
+			tok := revoke.Token{ID: "jti-" + name, Session: "sid-" + name, Subject: "user-" + name, IssuedAt: time.Now().Add(-time.Second)}
+			// Once b's subscription is confirmed, a second check is served
+			// from its cache without a round trip.
+			err := redistest.Eventually(5*time.Second, func() error {
+				if _, err := b.Check(ctx, tok); err != nil {
+					return err
+				}
+				before := hook.Count()
+				if _, err := b.Check(ctx, tok); err != nil {
+					return err
+				}
+				if hook.Count() != before {
+					return errors.New("not cached yet")
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := revokeIt(tok); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			err = redistest.Eventually(revoke.MaxPropagation, func() error {
+				if r, err := b.Check(ctx, tok); err != nil || !r {
+					return fmt.Errorf("still honoured (%v)", err)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatalf("b honours a token revoked through a %v ago: %v", time.Since(start), err)
+			}
+			// The instance that revoked holds at once.
+			if r, err := a.Check(ctx, tok); err != nil || !r {
+				t.Fatalf("a honours its own revocation: %v %v", r, err)
+			}
+		})
+	}
+}
+
 func TestRevokeAndCheck(t *testing.T) {
 	c := redistest.Open(t)
 	prefix := redistest.Prefix(t)
-	s := redisrevoke.New(c, prefix)
+	s := newStore(t, c, prefix)
 	now := time.Now()
 
 	tests := []struct {
@@ -43,7 +117,7 @@ func TestRevokeAndCheck(t *testing.T) {
 				}
 			}
 			time.Sleep(tt.wait)
-			got, err := s.IsRevoked(ctx, id)
+			got, err := s.Check(ctx, revoke.Token{ID: id})
 			if err != nil || got != tt.want {
 				t.Fatalf("IsRevoked = %v, %v; want %v, nil", got, err, tt.want)
 			}
@@ -62,7 +136,7 @@ func TestRevokeAndCheck(t *testing.T) {
 }
 
 func TestRevokeRejectsEmptyID(t *testing.T) {
-	s := redisrevoke.New(redistest.Open(t), redistest.Prefix(t))
+	s := newStore(t, redistest.Open(t), redistest.Prefix(t))
 	if err := s.Revoke(ctx, "", time.Now().Add(time.Hour)); !errors.Is(err, revoke.ErrInvalidID) {
 		t.Errorf("error = %v, want revoke.ErrInvalidID", err)
 	}
@@ -72,19 +146,19 @@ func TestRevokeRejectsEmptyID(t *testing.T) {
 // checks through two others, as three instances would.
 func TestRevocationIsSharedBetweenInstances(t *testing.T) {
 	prefix := redistest.Prefix(t)
-	a := redisrevoke.New(redistest.Open(t), prefix)
-	b := redisrevoke.New(redistest.Open(t), prefix)
-	c := redisrevoke.New(redistest.Open(t), prefix)
+	a := newStore(t, redistest.Open(t), prefix)
+	b := newStore(t, redistest.Open(t), prefix)
+	c := newStore(t, redistest.Open(t), prefix)
 	if err := a.Revoke(ctx, "shared", time.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range []*redisrevoke.Store{b, c} {
-		if got, err := s.IsRevoked(ctx, "shared"); err != nil || !got {
+		if got, err := s.Check(ctx, revoke.Token{ID: "shared"}); err != nil || !got {
 			t.Errorf("IsRevoked on another instance = %v, %v; want true", got, err)
 		}
 	}
-	other := redisrevoke.New(redistest.Open(t), redistest.Prefix(t))
-	if got, err := other.IsRevoked(ctx, "shared"); err != nil || got {
+	other := newStore(t, redistest.Open(t), redistest.Prefix(t))
+	if got, err := other.Check(ctx, revoke.Token{ID: "shared"}); err != nil || got {
 		t.Errorf("IsRevoked under another prefix = %v, %v; want false", got, err)
 	}
 }
@@ -98,15 +172,15 @@ func TestOneRoundTripPerCall(t *testing.T) {
 	if err := c.Ping(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
-	s := redisrevoke.New(c, redistest.Prefix(t))
+	s := newStore(t, c, redistest.Prefix(t))
 	calls := []struct {
 		name string
 		call func() error
 	}{
 		{"Revoke new", func() error { return s.Revoke(ctx, "x", time.Now().Add(time.Minute)) }},
 		{"Revoke existing", func() error { return s.Revoke(ctx, "x", time.Now().Add(time.Hour)) }},
-		{"IsRevoked yes", func() error { _, err := s.IsRevoked(ctx, "x"); return err }},
-		{"IsRevoked no", func() error { _, err := s.IsRevoked(ctx, "y"); return err }},
+		{"IsRevoked yes", func() error { _, err := s.Check(ctx, revoke.Token{ID: "x"}); return err }},
+		{"IsRevoked no", func() error { _, err := s.Check(ctx, revoke.Token{ID: "y"}); return err }},
 	}
 	for _, tt := range calls {
 		before := hook.Count()
@@ -125,7 +199,7 @@ func TestOneRoundTripPerCall(t *testing.T) {
 func TestFailsClosedWhileRedisIsDown(t *testing.T) {
 	srv := redistest.StartServer(t)
 	c := redistest.OpenURL(t, srv.URL())
-	s := redisrevoke.New(c, "warden:")
+	s := newStore(t, c, "warden:")
 	exp := time.Now().Add(time.Hour)
 	if err := s.Revoke(ctx, "before", exp); err != nil {
 		t.Fatal(err)
@@ -135,7 +209,7 @@ func TestFailsClosedWhileRedisIsDown(t *testing.T) {
 	for i := range 30 {
 		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		start := time.Now()
-		got, err := s.IsRevoked(cctx, "never-revoked")
+		got, err := s.Check(cctx, revoke.Token{ID: "never-revoked"})
 		cancel()
 		if err == nil {
 			t.Fatalf("check %d while Redis is down: IsRevoked = %v, nil; want an error", i, got)
@@ -150,7 +224,7 @@ func TestFailsClosedWhileRedisIsDown(t *testing.T) {
 
 	srv.Start()
 	err := redistest.Eventually(10*time.Second, func() error {
-		_, err := s.IsRevoked(ctx, "x")
+		_, err := s.Check(ctx, revoke.Token{ID: "x"})
 		return err
 	})
 	if err != nil {
@@ -161,7 +235,7 @@ func TestFailsClosedWhileRedisIsDown(t *testing.T) {
 	if err := s.Revoke(ctx, "after", exp); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := s.IsRevoked(ctx, "after"); err != nil || !got {
+	if got, err := s.Check(ctx, revoke.Token{ID: "after"}); err != nil || !got {
 		t.Errorf("IsRevoked after the restart = %v, %v; want true", got, err)
 	}
 }
@@ -170,14 +244,14 @@ func TestFailsClosedWhileRedisIsDown(t *testing.T) {
 // the Redis at WARDEN_TEST_REDIS_URL.
 func BenchmarkRedisIsRevoked(b *testing.B) {
 	c := redistest.Open(b)
-	s := redisrevoke.New(c, redistest.Prefix(b))
+	s := newStore(b, c, redistest.Prefix(b))
 	if err := s.Revoke(ctx, "revoked", time.Now().Add(time.Hour)); err != nil {
 		b.Fatal(err)
 	}
 	b.Run("serial", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := s.IsRevoked(ctx, "some-jti"); err != nil {
+			if _, err := s.Check(ctx, revoke.Token{ID: "some-jti"}); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -186,7 +260,7 @@ func BenchmarkRedisIsRevoked(b *testing.B) {
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				if _, err := s.IsRevoked(ctx, "some-jti"); err != nil {
+				if _, err := s.Check(ctx, revoke.Token{ID: "some-jti"}); err != nil {
 					b.Error(err)
 					return
 				}
@@ -203,7 +277,7 @@ func BenchmarkMemoryIsRevoked(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := s.IsRevoked(ctx, "some-jti"); err != nil {
+		if _, err := s.Check(ctx, revoke.Token{ID: "some-jti"}); err != nil {
 			b.Fatal(err)
 		}
 	}
