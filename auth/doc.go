@@ -7,12 +7,28 @@
 //     wrapping ErrInvalidCredentials (answered 401 with WWW-Authenticate) or
 //     ErrUnavailable (answered 503: a security decision that cannot be made
 //     is refused, never waved through).
-//   - JWT: every key is bound to exactly one algorithm and a token's "alg"
-//     must equal its key's, so "none", HS/RS key confusion and algorithm
-//     downgrades fail. A "kid" only selects among configured keys; the jwk,
-//     jku, x5u and x5c headers are never consulted. "exp" is required;
-//     issuer, audience and type are checked when configured. Tokens over
-//     MaxTokenBytes are refused before any parsing.
+//   - JWT keys: every key is bound to exactly one algorithm and a token's
+//     "alg" must equal its key's, so "none", HS/RS key confusion and
+//     algorithm downgrades fail. One verifier holds HMAC secrets or public
+//     keys, never both. HMAC secrets are at least as long as their hash
+//     (HS256 32 bytes, HS384 48, HS512 64; RFC 7518 section 3.2), for
+//     verifying and for signing. RSA keys have at least 2048 bits and never
+//     the ROCA fingerprint (CVE-2017-15361), checked when a key is loaded.
+//   - JWT order of checks: tokens over MaxTokenBytes are refused before any
+//     parsing. Each segment must be unpadded, canonical base64url (no "=",
+//     no whitespace, no non-zero trailing bits), so a token has one
+//     spelling. The header is read before the signature only to pick a
+//     configured key: a "kid" selects among them, the jwk, jku, x5u and x5c
+//     headers are never consulted, and any "crit" header is refused (RFC
+//     7515 section 4.1.11; no extension is implemented). The signature is
+//     verified over the segments as received before the payload is parsed
+//     or any claim is read, so a forged token is refused by the signature
+//     check whatever its payload.
+//   - JWT claims: the payload must be a JSON object. "exp" is required;
+//     issuer, audience and type are checked when configured. A token may
+//     not have been issued to live longer than MaxLifetime (24h by
+//     default): exp - iat, or exp - now without iat. Cached tokens meet the
+//     time rules, the lifetime included, on every use.
 //   - API keys are compared in constant time against SHA-256 digests; a
 //     key's identity names its id, never its secret.
 //   - Credentials are never written to an Identity, an error or a log.

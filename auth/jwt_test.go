@@ -31,7 +31,11 @@ import (
 )
 
 var (
-	hmacSecret       = []byte("0123456789abcdef0123456789abcdef-test-secret")
+	hmacSecret = []byte("0123456789abcdef0123456789abcdef-test-secret")
+	// hmacSecret64 is long enough for every HMAC algorithm: RFC 7518
+	// section 3.2 wants the key at least as long as the hash (64 bytes
+	// for HS512).
+	hmacSecret64     = []byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
 	rsaKey           = mustRSA(2048)
 	ecKey            = mustEC()
 	edPub, edPriv, _ = ed25519.GenerateKey(rand.Reader)
@@ -158,8 +162,8 @@ func TestJWTAcceptsEveryAlgorithmWithItsKey(t *testing.T) {
 		key     auth.JWTKey
 	}{
 		{"HS256", jwt.SigningMethodHS256, hmacSecret, auth.JWTKey{Algorithm: "HS256", Secret: hmacSecret}},
-		{"HS384", jwt.SigningMethodHS384, hmacSecret, auth.JWTKey{Algorithm: "HS384", Secret: hmacSecret}},
-		{"HS512", jwt.SigningMethodHS512, hmacSecret, auth.JWTKey{Algorithm: "HS512", Secret: hmacSecret}},
+		{"HS384", jwt.SigningMethodHS384, hmacSecret64, auth.JWTKey{Algorithm: "HS384", Secret: hmacSecret64}},
+		{"HS512", jwt.SigningMethodHS512, hmacSecret64, auth.JWTKey{Algorithm: "HS512", Secret: hmacSecret64}},
 		{"RS256", jwt.SigningMethodRS256, rsaKey, auth.JWTKey{Algorithm: "RS256", PublicKey: &rsaKey.PublicKey}},
 		{"RS384", jwt.SigningMethodRS384, rsa3072, auth.JWTKey{Algorithm: "RS384", PublicKey: &rsa3072.PublicKey}},
 		{"RS512", jwt.SigningMethodRS512, rsaKey, auth.JWTKey{Algorithm: "RS512", PublicKey: &rsaKey.PublicKey}},
@@ -190,9 +194,16 @@ func TestJWTRefusesHostileTokens(t *testing.T) {
 	rsaPEM := pemPublic(t, &rsaKey.PublicKey)
 	rsaJWT := newJWT(t, auth.JWTConfig{Keys: []auth.JWTKey{{ID: "rsa-1", Algorithm: "RS256", PublicKey: &rsaKey.PublicKey}}, Type: "at+jwt"})
 	hsJWT := newJWT(t, auth.JWTConfig{Keys: []auth.JWTKey{{Algorithm: "HS256", Secret: hmacSecret}}, Type: "at+jwt"})
+	// A key set holds secrets or public keys, never both (see
+	// TestNewJWTRefusesMixedKeySets), so the "several keys" cases run
+	// against one set of each kind.
 	multiJWT := newJWT(t, auth.JWTConfig{Keys: []auth.JWTKey{
 		{ID: "hs", Algorithm: "HS256", Secret: hmacSecret},
+		{ID: "hs-2", Algorithm: "HS512", Secret: hmacSecret64},
+	}})
+	multiPubJWT := newJWT(t, auth.JWTConfig{Keys: []auth.JWTKey{
 		{ID: "rsa-1", Algorithm: "RS256", PublicKey: &rsaKey.PublicKey},
+		{ID: "ec-1", Algorithm: "ES256", PublicKey: &ecKey.PublicKey},
 	}})
 	valid := sign(t, jwt.SigningMethodHS256, hmacSecret, claims(nil), nil)
 	parts := strings.Split(valid, ".")
@@ -209,7 +220,8 @@ func TestJWTRefusesHostileTokens(t *testing.T) {
 		{"alg None", hsJWT, unsigned(map[string]any{"alg": "None", "typ": "at+jwt"}, claims(nil), ""), "invalid"},
 		{"alg NONE with a signature", hsJWT, unsigned(map[string]any{"alg": "NONE", "typ": "at+jwt"}, claims(nil), parts[2]), "invalid"},
 		{"HS256 signed with the RSA public key (key confusion)", rsaJWT, sign(t, jwt.SigningMethodHS256, rsaPEM, claims(nil), map[string]any{"kid": "rsa-1"}), "invalid"},
-		{"HS256 with the RSA key's kid, among several keys", multiJWT, sign(t, jwt.SigningMethodHS256, rsaPEM, claims(nil), map[string]any{"kid": "rsa-1"}), "invalid"},
+		{"HS256 with the RSA key's kid, among several keys", multiPubJWT, sign(t, jwt.SigningMethodHS256, rsaPEM, claims(nil), map[string]any{"kid": "rsa-1"}), "invalid"},
+		{"HS256 with an HMAC key's kid, signed with the other HMAC key", multiJWT, sign(t, jwt.SigningMethodHS256, hmacSecret64, claims(nil), map[string]any{"kid": "hs"}), "invalid"},
 		{"HS512 under a key bound to HS256 (one algorithm per key)", hsJWT, sign(t, jwt.SigningMethodHS512, hmacSecret, claims(nil), nil), "invalid"},
 		{"HS384 under the HS key's kid, among several keys", multiJWT, sign(t, jwt.SigningMethodHS384, hmacSecret, claims(nil), map[string]any{"kid": "hs"}), "invalid"},
 		{"tampered payload", hsJWT, parts[0] + "." + base64.RawURLEncoding.EncodeToString(tamperedPayload) + "." + parts[2], "invalid"},
@@ -261,26 +273,39 @@ func TestJWTRefusesHostileTokens(t *testing.T) {
 }
 
 func TestJWTAcceptsTheRightKeyAmongSeveral(t *testing.T) {
-	j := newJWT(t, auth.JWTConfig{Keys: []auth.JWTKey{
+	// Secrets and public keys live in separate key sets (see
+	// TestNewJWTRefusesMixedKeySets): rotation within each kind.
+	secrets := server(t, newJWT(t, auth.JWTConfig{Keys: []auth.JWTKey{
 		{ID: "old", Algorithm: "HS256", Secret: []byte("an-old-secret-that-is-still-32-bytes-long")},
 		{ID: "new", Algorithm: "HS256", Secret: hmacSecret},
+	}}))
+	publicKeys := server(t, newJWT(t, auth.JWTConfig{Keys: []auth.JWTKey{
 		{ID: "rsa", Algorithm: "RS256", PublicKey: &rsaKey.PublicKey},
-	}})
-	srv := server(t, j)
-	for kid, key := range map[string]any{"new": hmacSecret, "rsa": rsaKey} {
-		method := jwt.SigningMethod(jwt.SigningMethodHS256)
-		if kid == "rsa" {
-			method = jwt.SigningMethodRS256
-		}
-		resp, _ := get(t, srv, "Authorization", "Bearer "+sign(t, method, key, claims(nil), map[string]any{"kid": kid}))
+		{ID: "ec", Algorithm: "ES256", PublicKey: &ecKey.PublicKey},
+	}}))
+	for _, tc := range []struct {
+		srv    *httptest.Server
+		kid    string
+		method jwt.SigningMethod
+		key    any
+	}{
+		{secrets, "new", jwt.SigningMethodHS256, hmacSecret},
+		{publicKeys, "rsa", jwt.SigningMethodRS256, rsaKey},
+		{publicKeys, "ec", jwt.SigningMethodES256, ecKey},
+	} {
+		resp, _ := get(t, tc.srv, "Authorization", "Bearer "+sign(t, tc.method, tc.key, claims(nil), map[string]any{"kid": tc.kid}))
 		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("kid %s: status %d", kid, resp.StatusCode)
+			t.Fatalf("kid %s: status %d", tc.kid, resp.StatusCode)
 		}
 	}
 	// The right key under the wrong kid fails: kid selects, it does not hint.
-	resp, _ := get(t, srv, "Authorization", "Bearer "+sign(t, jwt.SigningMethodHS256, hmacSecret, claims(nil), map[string]any{"kid": "old"}))
+	resp, _ := get(t, secrets, "Authorization", "Bearer "+sign(t, jwt.SigningMethodHS256, hmacSecret, claims(nil), map[string]any{"kid": "old"}))
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("wrong kid: status %d", resp.StatusCode)
+	}
+	resp, _ = get(t, publicKeys, "Authorization", "Bearer "+sign(t, jwt.SigningMethodRS256, rsaKey, claims(nil), map[string]any{"kid": "ec"}))
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("RSA token under the EC key's kid: status %d", resp.StatusCode)
 	}
 }
 
@@ -383,8 +408,8 @@ func TestNewJWTRefusesWeakConfiguration(t *testing.T) {
 		{"EC key for RS256", auth.JWTConfig{Keys: []auth.JWTKey{{Algorithm: "RS256", PublicKey: &ecKey.PublicKey}}}, "does not fit"},
 		{"P-256 key for ES384", auth.JWTConfig{Keys: []auth.JWTKey{{Algorithm: "ES384", PublicKey: &ecKey.PublicKey}}}, "does not fit"},
 		{"secret for RS256", auth.JWTConfig{Keys: []auth.JWTKey{{Algorithm: "RS256", Secret: hmacSecret, PublicKey: &rsaKey.PublicKey}}}, "not a secret"},
-		{"duplicate kid", auth.JWTConfig{Keys: []auth.JWTKey{{ID: "a", Algorithm: "HS256", Secret: hmacSecret}, {ID: "a", Algorithm: "HS512", Secret: hmacSecret}}}, "twice"},
-		{"missing kid among several", auth.JWTConfig{Keys: []auth.JWTKey{{ID: "a", Algorithm: "HS256", Secret: hmacSecret}, {Algorithm: "HS512", Secret: hmacSecret}}}, "needs an ID"},
+		{"duplicate kid", auth.JWTConfig{Keys: []auth.JWTKey{{ID: "a", Algorithm: "HS256", Secret: hmacSecret}, {ID: "a", Algorithm: "HS512", Secret: hmacSecret64}}}, "twice"},
+		{"missing kid among several", auth.JWTConfig{Keys: []auth.JWTKey{{ID: "a", Algorithm: "HS256", Secret: hmacSecret}, {Algorithm: "HS512", Secret: hmacSecret64}}}, "needs an ID"},
 		{"leeway too large", auth.JWTConfig{Keys: []auth.JWTKey{{Algorithm: "HS256", Secret: hmacSecret}}, Leeway: time.Hour}, "leeway"},
 	}
 	for _, tc := range cases {

@@ -11,10 +11,11 @@ import (
 const DefaultJWTCacheSize = 8192
 
 // verifiedCache remembers tokens that passed every check that depends only
-// on the token itself (signature, algorithm, kid, iss, aud, typ, sub), so
-// a client presenting the same token again skips parsing and the signature
-// check, which are most of the cost of a request. What depends on time is
-// checked again on every hit (exp and nbf against the clock), and the
+// on the token itself (signature, algorithm, kid, crit, iss, aud, typ,
+// sub, lifetime), so a client presenting the same token again skips
+// parsing and the signature check, which are most of the cost of a
+// request. What depends on time is checked again on every hit (exp and nbf
+// against the clock, and the lifetime rule, by the caller), and the
 // revocation list is always asked. Entries are keyed by the SHA-256 of the
 // token: the cache holds no credential, and a lookup compares digests, not
 // secrets. Only verified tokens are ever inserted, so a client cannot fill
@@ -62,6 +63,17 @@ func (c *verifiedCache) get(key *[sha256.Size]byte, now time.Time) (*Identity, b
 	}
 	id := e.id // a copy: handlers may not change what other requests see
 	return &id, true
+}
+
+// len counts the entries, for tests.
+func (c *verifiedCache) len() int {
+	n := 0
+	for i := range c.shards {
+		c.shards[i].mu.Lock()
+		n += len(c.shards[i].m)
+		c.shards[i].mu.Unlock()
+	}
+	return n
 }
 
 // put remembers a verified identity. A full shard first drops expired

@@ -18,7 +18,8 @@ type Signer struct {
 	KeyID string
 	// Algorithm is one of the algorithms JWTKey accepts.
 	Algorithm string
-	// Key is the HMAC secret ([]byte) or the private key (crypto.Signer).
+	// Key is the HMAC secret ([]byte, at least MinHMACSecretBytes long) or
+	// the private key (crypto.Signer).
 	Key any
 	// Issuer and Audience become "iss" and "aud" when non-empty.
 	Issuer   string
@@ -51,9 +52,12 @@ func (s *Signer) Sign(subject string, extra map[string]any) (Token, error) {
 		return Token{}, fmt.Errorf("jwt: cannot sign with algorithm %q", s.Algorithm)
 	}
 	if isHMAC(s.Algorithm) {
+		// The verifier refuses shorter secrets (RFC 7518 section 3.2);
+		// signing with one would only mint tokens nobody accepts.
+		minLen := hmacMinSecretBytes[s.Algorithm]
 		secret, ok := s.Key.([]byte)
-		if !ok || len(secret) < minHMACKeyBytes {
-			return Token{}, fmt.Errorf("jwt: %s needs a secret of at least %d bytes", s.Algorithm, minHMACKeyBytes)
+		if !ok || len(secret) < minLen {
+			return Token{}, fmt.Errorf("jwt: %s needs a secret of at least %d bytes", s.Algorithm, minLen)
 		}
 	} else if _, ok := s.Key.(crypto.Signer); !ok {
 		return Token{}, fmt.Errorf("jwt: %s needs a private key", s.Algorithm)
