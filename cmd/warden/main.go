@@ -1,16 +1,19 @@
 // Command warden runs the Warden API server and its operator tools.
 //
-//	warden serve [--addr ADDR] [--data-dir DIR] [--env production] [--config FILE]
-//	warden migrate
+//	warden serve [--config FILE] [--SETTING VALUE ...]
+//	warden migrate [--config FILE] [--SETTING VALUE ...]
 //	warden user create --username NAME --email ADDR --password-stdin [--admin] [--staff] [--verified] [--permissions a,b]
 //	warden apikey create --name NAME [--user NAME] [--permissions a,b] [--expires 720h]
 //	warden apikey revoke ID
 //	warden sessions revoke --user NAME
 //	warden token --sub ID [--permissions a,b] [--staff] [--admin] [--ttl 15m]
+//	warden help
 //
-// Configuration comes from WARDEN_* environment variables (see the README);
-// flags override them. An insecure configuration stops start-up with a
-// message that says how to fix it (exit code 2).
+// Configuration comes from WARDEN_* environment variables and an optional
+// file; flags override them. `warden help` and the README list every
+// setting, both generated from internal/config's table. An insecure
+// configuration stops start-up with a message that says how to fix it
+// (exit code 2).
 package main
 
 import (
@@ -33,14 +36,17 @@ import (
 	"github.com/wardenhq/warden/internal/store"
 )
 
+// usage names the setting flags only generically: `warden help` lists
+// them, from the table config.Load reads.
 const usage = `usage:
-  warden serve [--addr ADDR] [--data-dir DIR] [--env development|production] [--config FILE]
-  warden migrate
+  warden serve [--config FILE] [--SETTING VALUE ...]
+  warden migrate [--config FILE] [--SETTING VALUE ...]
   warden user create --username NAME --email ADDR --password-stdin [--admin] [--staff] [--verified] [--permissions a,b]
   warden apikey create --name NAME [--user NAME] [--permissions a,b] [--expires 720h]
   warden apikey revoke ID
   warden sessions revoke --user NAME
   warden token --sub USER_ID [--permissions a,b] [--staff] [--admin] [--ttl 15m]
+  warden help                  every setting: variable, flag, default, meaning
 `
 
 func main() {
@@ -78,7 +84,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "token":
 		err = token(args[1:], stdout, logger)
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, usage+"\n"+config.Help())
 		return 0
 	default:
 		fmt.Fprintf(stderr, "warden: unknown command %q\n%s", strings.Join(args[:1], " "), usage)
@@ -86,6 +92,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "warden: %v\n", err)
+		if errors.Is(err, flag.ErrHelp) { // serve --help, migrate --help
+			fmt.Fprint(stderr, "\n"+config.Help())
+		}
 		if errors.Is(err, config.ErrConfig) || errors.Is(err, flag.ErrHelp) || errors.Is(err, errUsage) {
 			return 2
 		}
@@ -120,6 +129,10 @@ func migrate(args []string) error {
 	}
 	db, err := store.Open(context.Background(), url)
 	if err != nil {
+		return err
+	}
+	if err := accounts.Migrate(context.Background(), db); err != nil {
+		db.Close()
 		return err
 	}
 	return db.Close()

@@ -9,8 +9,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/wardenhq/warden/internal/storetest"
 	"github.com/wardenhq/warden/internal/store"
+	"github.com/wardenhq/warden/internal/storetest"
 )
 
 func TestServeRefusesInsecureConfigurationWithExitCode2(t *testing.T) {

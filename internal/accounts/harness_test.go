@@ -19,14 +19,14 @@ import (
 	"github.com/wardenhq/warden/internal/logtest"
 
 	"github.com/wardenhq/warden"
-	"github.com/wardenhq/warden/internal/accounts"
 	"github.com/wardenhq/warden/auth"
-	"github.com/wardenhq/warden/internal/storetest"
+	"github.com/wardenhq/warden/internal/accounts"
 	"github.com/wardenhq/warden/internal/mail"
+	"github.com/wardenhq/warden/internal/store"
+	"github.com/wardenhq/warden/internal/storetest"
 	"github.com/wardenhq/warden/password"
 	"github.com/wardenhq/warden/ratelimit"
 	"github.com/wardenhq/warden/revoke"
-	"github.com/wardenhq/warden/internal/store"
 )
 
 var testSecret = []byte("accounts-test-secret-that-is-long-enough")
@@ -68,6 +68,9 @@ func newHarness(t testing.TB, o options) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	if err := accounts.Migrate(context.Background(), db); err != nil {
+		t.Fatal(err)
+	}
 	budget := o.hashBudget
 	if budget == 0 {
 		budget = 256 << 20

@@ -3,7 +3,9 @@ package accounts
 import (
 	"context"
 	"database/sql"
+	"embed"
 	"errors"
+	"io/fs"
 	"strings"
 	"sync"
 	"time"
@@ -44,6 +46,24 @@ type Session struct {
 	ExpiresAt  time.Time
 	UserAgent  string
 	IP         string
+}
+
+// migrations holds the accounts schema, one directory of goose SQL files
+// per dialect: the tables are this feature's, so their definition lives
+// beside the queries that use them.
+//
+//go:embed migrations
+var migrations embed.FS
+
+// Migrate brings the accounts tables of db up to date. Call it before New,
+// and before serving: the service never runs on a half-migrated schema.
+// Concurrent calls from several processes are safe (see store.DB.Migrate).
+func Migrate(ctx context.Context, db *store.DB) error {
+	dirs, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	return db.Migrate(ctx, "accounts", dirs)
 }
 
 // repo is the SQL repository. Queries are portable SQL with '?'

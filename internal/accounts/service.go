@@ -13,10 +13,10 @@ import (
 
 	"github.com/wardenhq/warden/auth"
 	"github.com/wardenhq/warden/internal/mail"
+	"github.com/wardenhq/warden/internal/store"
 	"github.com/wardenhq/warden/password"
 	"github.com/wardenhq/warden/ratelimit"
 	"github.com/wardenhq/warden/revoke"
-	"github.com/wardenhq/warden/internal/store"
 )
 
 // Token purposes in one_time_tokens.
@@ -37,7 +37,7 @@ const (
 
 // FailureCounter counts consecutive failed logins per key. Entries idle for
 // FailureMemory count as none and may be dropped. The database implements
-// it by default; a Redis implementation shares it between instances.
+// it by default; accounts/redisfailures shares it between instances.
 type FailureCounter interface {
 	// Failures returns the count under key and when the last one was.
 	Failures(ctx context.Context, key string, now time.Time) (int, time.Time, error)
@@ -208,7 +208,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*User, error)
 			return nil, err
 		}
 		s.event(ctx, slog.LevelInfo, "register_existing_email", slog.String("user_id", owner.ID))
-		s.send(func() (mail.Message, error) { return mail.AccountExistsNotice(owner.Email, s.cfg.PublicURL) })
+		s.send(func() (mail.Message, error) { return accountExistsNotice(owner.Email, s.cfg.PublicURL) })
 		return &User{ID: uuid.NewString(), Username: u.Username, Email: u.Email}, nil
 	case err != nil:
 		return nil, err
@@ -254,7 +254,7 @@ func (s *Service) mailVerification(ctx context.Context, u *User, now time.Time) 
 		return err
 	}
 	s.send(func() (mail.Message, error) {
-		return mail.VerificationMessage(u.Email, u.Username, s.cfg.PublicURL, plain)
+		return verificationMessage(u.Email, u.Username, s.cfg.PublicURL, plain)
 	})
 	return nil
 }
@@ -536,7 +536,7 @@ func (s *Service) RequestReset(ctx context.Context, email string) error {
 		return err
 	}
 	s.event(ctx, slog.LevelInfo, "password_reset_requested", slog.String("user_id", u.ID))
-	s.send(func() (mail.Message, error) { return mail.ResetMessage(u.Email, u.Username, s.cfg.PublicURL, plain) })
+	s.send(func() (mail.Message, error) { return resetMessage(u.Email, u.Username, s.cfg.PublicURL, plain) })
 	return nil
 }
 
@@ -586,7 +586,7 @@ func (s *Service) ConfirmReset(ctx context.Context, token, newPassword string) e
 		return unavailable(err)
 	}
 	s.event(ctx, slog.LevelInfo, "password_reset", slog.String("user_id", userID))
-	s.send(func() (mail.Message, error) { return mail.PasswordChangedNotice(u.Email, u.Username) })
+	s.send(func() (mail.Message, error) { return passwordChangedNotice(u.Email, u.Username) })
 	return nil
 }
 
@@ -636,7 +636,7 @@ func (s *Service) ChangePassword(ctx context.Context, id *auth.Identity, current
 		return err
 	}
 	s.event(ctx, slog.LevelInfo, "password_changed", slog.String("user_id", u.ID))
-	s.send(func() (mail.Message, error) { return mail.PasswordChangedNotice(u.Email, u.Username) })
+	s.send(func() (mail.Message, error) { return passwordChangedNotice(u.Email, u.Username) })
 	return nil
 }
 

@@ -20,19 +20,18 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/wardenhq/warden"
-	"github.com/wardenhq/warden/internal/accounts"
 	"github.com/wardenhq/warden/auth"
+	"github.com/wardenhq/warden/internal/accounts"
+	"github.com/wardenhq/warden/internal/accounts/redisfailures"
 	"github.com/wardenhq/warden/internal/config"
-	"github.com/wardenhq/warden/internal/redisconn"
 	"github.com/wardenhq/warden/internal/mail"
-	"github.com/wardenhq/warden/password"
+	"github.com/wardenhq/warden/internal/redisconn"
+	"github.com/wardenhq/warden/internal/store"
 	"github.com/wardenhq/warden/ratelimit"
 	"github.com/wardenhq/warden/ratelimit/redislimit"
-	"github.com/wardenhq/warden/redisstate"
 	"github.com/wardenhq/warden/revoke"
 	"github.com/wardenhq/warden/revoke/redisrevoke"
 	"github.com/wardenhq/warden/secure"
-	"github.com/wardenhq/warden/internal/store"
 )
 
 // PrimaryKeyID is the "kid" of tokens this server signs.
@@ -60,27 +59,29 @@ type App struct {
 // New builds the server for cfg: it opens and migrates the database. In
 // development without WARDEN_SECRET_KEY the signing secret is generated
 // once in the data directory. Close releases what New opened.
-func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*App, error) {
+func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (_ *App, err error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	secret := cfg.SecretKey
-	if len(secret) == 0 {
-		if cfg.Production() {
-			return nil, errors.New("WARDEN_SECRET_KEY is required in production")
-		}
-		var err error
-		if secret, err = config.DevSecret(cfg.DataDir); err != nil {
-			return nil, err
-		}
+	secret, generated, err := cfg.SigningKey()
+	if err != nil {
+		return nil, err
+	}
+	if generated {
 		logger.Warn("using a generated development signing key; set WARDEN_SECRET_KEY before production", slog.String("data_dir", cfg.DataDir))
 	}
 	a := &App{cfg: cfg, logger: logger}
-	if err := a.openShared(ctx); err != nil {
+	// Any failure from here on closes what was opened: operator commands
+	// and tests call New many times in one process.
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	if err = a.openShared(ctx); err != nil {
 		return nil, err
 	}
 	keys := append([]auth.JWTKey{{ID: PrimaryKeyID, Algorithm: cfg.JWTAlgorithm, Secret: secret}}, cfg.JWTExtraKeys...)
-	var err error
 	a.jwt, err = auth.NewJWT(auth.JWTConfig{
 		Keys:       keys,
 		Issuer:     cfg.JWTIssuer,
@@ -95,37 +96,23 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*App, er
 		KeyID: PrimaryKeyID, Algorithm: cfg.JWTAlgorithm, Key: secret,
 		Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, TTL: cfg.AccessTTL,
 	}
-	if err := a.openAccounts(ctx, secret); err != nil {
+	if err = a.openAccounts(ctx); err != nil {
 		return nil, err
 	}
 	a.apiKeys, err = auth.NewAPIKeys(auth.APIKeysConfig{Keys: cfg.APIKeys, Sources: []auth.APIKeySource{a.accounts.APIKeySource()}})
 	if err != nil {
-		a.Close()
 		return nil, err
-	}
-	var cors *secure.CORS
-	if len(cfg.CORSOrigins) > 0 {
-		cors, err = secure.NewCORS(secure.CORSPolicy{
-			AllowedOrigins:   cfg.CORSOrigins,
-			AllowCredentials: cfg.CORSCredentials,
-			AllowedHeaders:   []string{"Authorization", "Content-Type", "X-API-Key", "X-CSRF-Token"},
-			MaxAge:           10 * time.Minute,
-		})
-		if err != nil {
-			return nil, err
-		}
 	}
 	a.router, err = warden.NewRouter(warden.Config{
 		Logger:         logger,
 		TrustedProxies: cfg.TrustedProxies,
-		Headers:        secure.HeaderOptions{Production: cfg.Production(), TrustedProxies: cfg.TrustedProxies},
-		CORS:           cors,
+		Headers:        secure.HeaderOptions{Production: cfg.Production()},
+		CORS:           cfg.CORS,
 	})
 	if err != nil {
 		return nil, err
 	}
-	if err := a.routes(); err != nil {
-		a.Close()
+	if err = a.routes(); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -151,7 +138,7 @@ func (a *App) openShared(ctx context.Context) error {
 	a.redis = client
 	prefix := a.cfg.RedisPrefix
 	a.revoked = redisrevoke.New(client, prefix)
-	a.failures = redisstate.NewLoginFailures(client, prefix)
+	a.failures = redisfailures.New(client, prefix)
 	a.newLimiter = func(p ratelimit.Policy) (ratelimit.Limiter, error) {
 		shared, err := redislimit.New(client, p, prefix+"rl:"+p.Name+":")
 		if err != nil {
@@ -168,7 +155,7 @@ func (a *App) openShared(ctx context.Context) error {
 }
 
 // openAccounts opens the database and builds the identity service.
-func (a *App) openAccounts(ctx context.Context, secret []byte) error {
+func (a *App) openAccounts(ctx context.Context) error {
 	cfg := a.cfg
 	dbURL, err := store.ResolveURL(cfg.DatabaseURL, cfg.DataDir)
 	if err != nil {
@@ -178,11 +165,11 @@ func (a *App) openAccounts(ctx context.Context, secret []byte) error {
 	if err != nil {
 		return err
 	}
-	a.db = db
-	hasher, err := password.NewHasher(password.Options{Params: cfg.Argon2, MemoryBudget: cfg.HashMemoryBudget})
-	if err != nil {
+	if err := accounts.Migrate(ctx, db); err != nil {
+		db.Close()
 		return err
 	}
+	a.db = db
 	var mailer mail.Mailer
 	if cfg.SMTPURL != "" {
 		mailer, err = mail.NewSMTP(cfg.SMTPURL, cfg.MailFrom, a.logger)
@@ -192,12 +179,8 @@ func (a *App) openAccounts(ctx context.Context, secret []byte) error {
 	if err != nil {
 		return err
 	}
-	policy := password.Policy{}
-	if cfg.PasswordComposition {
-		policy = password.Policy{RequireUpper: true, RequireLower: true, RequireDigit: true, RequireSymbol: true}
-	}
 	a.accounts, err = accounts.New(accounts.Config{
-		DB: db, Hasher: hasher, Policy: policy, Mailer: mailer, PublicURL: cfg.PublicURL,
+		DB: db, Hasher: cfg.Hasher, Policy: cfg.PasswordPolicy, Mailer: mailer, PublicURL: cfg.PublicURL,
 		Signer: a.signer, JWT: a.jwt, Revocation: a.revoked, Logger: a.logger,
 		RefreshTTL: cfg.RefreshTTL, RefreshGrace: refreshGrace(cfg.RefreshGrace),
 		AuthRate:   ratelimit.Policy{Name: "auth", Rate: float64(cfg.AuthRatePerMinute) / 60, Burst: cfg.AuthRatePerMinute},

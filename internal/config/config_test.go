@@ -21,7 +21,7 @@ func TestDefaultsNeedNoSetup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Env != config.Development || c.Addr != "127.0.0.1:8080" || c.DataDir != "./warden_data" || c.JWTAlgorithm != "HS256" || c.APIKeys != nil || len(c.CORSOrigins) != 0 {
+	if c.Env != config.Development || c.Addr != "127.0.0.1:8080" || c.DataDir != "./warden_data" || c.JWTAlgorithm != "HS256" || c.APIKeys != nil || c.CORS != nil || c.Hasher == nil {
 		t.Fatalf("defaults %+v", c)
 	}
 	if c.PublicURL != "http://127.0.0.1:8080" {
@@ -120,11 +120,15 @@ func TestPrecedenceFileEnvFlag(t *testing.T) {
 
 func TestDevSecretIsGeneratedOncePrivately(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
-	a, err := config.DevSecret(dir)
+	c, err := config.Load(nil, env(map[string]string{"WARDEN_DATA_DIR": dir}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := config.DevSecret(dir)
+	a, generated, err := c.SigningKey()
+	if err != nil || !generated {
+		t.Fatalf("generated %v, err %v", generated, err)
+	}
+	b, _, err := c.SigningKey()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +145,88 @@ func TestDevSecretIsGeneratedOncePrivately(t *testing.T) {
 	if err := os.Chmod(filepath.Join(dir, "secret_key"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := config.DevSecret(dir); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+	if _, _, err := c.SigningKey(); err == nil || !strings.Contains(err.Error(), "chmod 600") {
 		t.Fatalf("world-readable secret accepted: %v", err)
+	}
+}
+
+func TestConfiguredSecretIsUsedAsIs(t *testing.T) {
+	dir := t.TempDir()
+	c, err := config.Load(nil, env(map[string]string{"WARDEN_SECRET_KEY": goodSecret, "WARDEN_DATA_DIR": dir}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, generated, err := c.SigningKey()
+	if err != nil || generated || string(key) != goodSecret {
+		t.Fatalf("key of %d bytes, generated %v, err %v", len(key), generated, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "secret_key")); err == nil {
+		t.Fatal("a key was generated although one is configured")
+	}
+}
+
+func TestBuildsWhatTheServerUses(t *testing.T) {
+	c, err := config.Load(nil, env(map[string]string{
+		"WARDEN_CORS_ALLOWED_ORIGINS":   "https://app.example.com, http://localhost:3000",
+		"WARDEN_CORS_ALLOW_CREDENTIALS": "true",
+		"WARDEN_ARGON2_MEMORY_KIB":      "8192",
+		"WARDEN_ARGON2_ITERATIONS":      "5",
+		"WARDEN_PASSWORD_COMPOSITION":   "yes",
+		"WARDEN_TRUSTED_PROXIES":        "10.0.0.0/8",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.CORS == nil || !c.CORS.AllowsOrigin("https://app.example.com") || !c.CORS.AllowsOrigin("http://localhost:3000") || c.CORS.AllowsOrigin("https://evil.example") {
+		t.Fatalf("cors %+v", c.CORS)
+	}
+	if p := c.Hasher.Params(); p.Memory != 8192 || p.Iterations != 5 || p.Parallelism != 1 {
+		t.Fatalf("hasher params %+v", p)
+	}
+	if !c.PasswordPolicy.RequireUpper || !c.PasswordPolicy.RequireSymbol {
+		t.Fatalf("policy %+v", c.PasswordPolicy)
+	}
+	if c.TrustedProxies.Empty() {
+		t.Fatal("trusted proxies not set")
+	}
+}
+
+func TestOneProblemPerBadSetting(t *testing.T) {
+	// A malformed Argon2 setting is reported once, not again by the hasher
+	// built from it.
+	_, err := config.Load(nil, env(map[string]string{"WARDEN_ARGON2_MEMORY_KIB": "lots"}))
+	var cerr *config.Error
+	if !errors.As(err, &cerr) || len(cerr.Problems) != 1 || !strings.Contains(cerr.Problems[0], "WARDEN_ARGON2_MEMORY_KIB") {
+		t.Fatalf("err %v", err)
+	}
+	// Parameters each within range but together too weak are refused by
+	// the hasher.
+	_, err = config.Load(nil, env(map[string]string{"WARDEN_ARGON2_MEMORY_KIB": "7168", "WARDEN_ARGON2_ITERATIONS": "1"}))
+	if !errors.Is(err, config.ErrConfig) || !strings.Contains(err.Error(), "WARDEN_ARGON2_*") {
+		t.Fatalf("err %v", err)
+	}
+}
+
+func TestFlagsOverrideEveryFlaggedSetting(t *testing.T) {
+	c, err := config.Load([]string{"--env", "production", "--addr", "127.0.0.1:1", "--data-dir", "/d",
+		"--database-url", "postgres://db/x", "--redis-url", "redis://r:6379/0", "--public-url", "https://p.example/"},
+		env(map[string]string{"WARDEN_SECRET_KEY": goodSecret}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Production() || c.Addr != "127.0.0.1:1" || c.DataDir != "/d" || c.DatabaseURL != "postgres://db/x" || c.RedisURL != "redis://r:6379/0" || c.PublicURL != "https://p.example" {
+		t.Fatalf("flags: env %s addr %s dir %s public %s", c.Env, c.Addr, c.DataDir, c.PublicURL)
+	}
+}
+
+func TestHelpListsEverySetting(t *testing.T) {
+	help := config.Help()
+	for _, want := range []string{"WARDEN_ENV, --env ENV  (default development)", "WARDEN_REDIS_PREFIX  (default warden:)", "--config FILE", "WARDEN_PASSWORD_COMPOSITION"} {
+		if !strings.Contains(help, want) {
+			t.Errorf("help lacks %q:\n%s", want, help)
+		}
+	}
+	if strings.Contains(help, "`") {
+		t.Error("help contains Markdown")
 	}
 }

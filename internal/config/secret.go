@@ -15,11 +15,24 @@ import (
 // directory.
 const devSecretFile = "secret_key"
 
-// DevSecret returns the development signing secret kept in dataDir,
+// SigningKey returns the secret that signs access tokens: WARDEN_SECRET_KEY,
+// or, when it is unset, a key generated once in the data directory and
+// reused on later starts; generated reports that case so that the caller
+// can warn. Load refused a missing secret in production, so a generated
+// key only ever serves development.
+func (c *Config) SigningKey() (key []byte, generated bool, err error) {
+	if len(c.secretKey) > 0 {
+		return c.secretKey, false, nil
+	}
+	key, err = devSecret(c.DataDir)
+	return key, true, err
+}
+
+// devSecret returns the development signing secret kept in dataDir,
 // generating 48 random bytes on first use. The file is created with mode
 // 0600 and refused if others can read it, because anyone who reads it can
 // mint tokens.
-func DevSecret(dataDir string) ([]byte, error) {
+func devSecret(dataDir string) ([]byte, error) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("config: data directory: %w", err)
 	}

@@ -1,5 +1,9 @@
-// Package mail sends Warden's account mail: address verification, password
-// reset and the notices that go with them.
+// Package mail is Warden's mail transport: it validates a Message and
+// delivers it over SMTP, or writes it to a development outbox. What a
+// message says is its sender's business: the features that send mail
+// (accounts: address verification, password reset and the notices that go
+// with them) build their own texts and links and hand this package a
+// finished Message.
 //
 // # Contract
 //
@@ -15,10 +19,10 @@
 //     .eml file into a private directory, for development.
 //
 // Both build the message with the same code, so an .eml in the outbox holds
-// the headers and MIME structure SMTP would send. VerificationMessage,
-// ResetMessage, AccountExistsNotice and PasswordChangedNotice build the
-// account messages from templates; SendLogged sends and logs a failure for
-// callers that must not fail with the mail (registration).
+// the headers and MIME structure SMTP would send. SendLogged sends and logs
+// a failure for callers that must not fail with the mail (registration).
+// IsOneLine is the rule headers follow, for senders that put a value on
+// one line of a body.
 //
 // A failed send returns its error. Callers decide what it means: the
 // accounts flows log it (SendLogged) and answer as if the mail had gone,
@@ -40,11 +44,6 @@
 //     refused with ErrInvalidMessage before a byte is sent or written, so
 //     "victim@example.com\r\nBcc: attacker@example.com" adds no recipient.
 //     From is validated the same way once, at construction.
-//   - Links are built from the configured public URL (WARDEN_PUBLIC_URL),
-//     never from a request's Host header, which the client controls and
-//     could point at its own server to harvest tokens. Tokens are
-//     query-escaped; the username, which the registrant chooses, is escaped
-//     in HTML and may not contain line breaks.
 //   - Message bodies, which carry one-time tokens, are never logged. The
 //     SMTP mailer's errors and SendLogged's records do not contain the
 //     recipient's address (only its domain); the outbox, a development
@@ -57,12 +56,17 @@
 //   - Outbox files are created 0600 in a directory that only the owner may
 //     enter, under unguessable names, and appear only when complete.
 //
-// Out of scope: with smtp:// and a server that does not offer STARTTLS (or
-// an attacker on the path who strips the offer), a message without
-// credentials travels in clear text, tokens included; use smtps:// to a
-// relay beyond the local host. Delivery after the first server (its relays,
-// the recipient's provider), SPF, DKIM and DMARC are the mail system's
-// business. Rate limiting of the flows that send mail (registration, resend,
-// reset) belongs to the routes, and a send's duration is the caller's to
-// hide (send in the background or after answering).
+// Out of scope: the bodies. Text and HTML are sent as given, so their
+// sender must escape what it puts in them (html/template for HTML) and
+// build links from the configured public URL, never from a request's Host
+// header; the accounts feature's texts do both.
+//
+// With smtp:// and a server that does not offer STARTTLS (or an attacker
+// on the path who strips the offer), a message without credentials
+// travels in clear text, tokens included; use smtps:// to a relay beyond
+// the local host. Delivery after the first server (its relays, the
+// recipient's provider), SPF, DKIM and DMARC are the mail system's
+// business. Rate limiting of the flows that send mail (registration,
+// resend, reset) belongs to the routes, and a send's duration is the
+// caller's to hide (send in the background or after answering).
 package mail

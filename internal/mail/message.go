@@ -71,7 +71,7 @@ func (m Message) recipient() (*mail.Address, error) {
 	if len(m.To) > MaxAddressLength {
 		return nil, invalid("recipient is longer than %d bytes", MaxAddressLength)
 	}
-	if !isOneLine(m.To) {
+	if !IsOneLine(m.To) {
 		return nil, invalid("recipient contains a control character or line break")
 	}
 	addr, err := mail.ParseAddress(m.To)
@@ -86,7 +86,7 @@ func (m Message) recipient() (*mail.Address, error) {
 	if m.Subject == "" {
 		return nil, invalid("subject is empty")
 	}
-	if !isOneLine(m.Subject) {
+	if !IsOneLine(m.Subject) {
 		return nil, invalid("subject contains a control character or line break")
 	}
 	if n := utf8.RuneCountInString(m.Subject); n > MaxSubjectLength {
@@ -105,10 +105,13 @@ func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidMessage}, args...)...)
 }
 
-// isOneLine reports whether s is valid UTF-8 free of anything that could
+// IsOneLine reports whether s is valid UTF-8 free of anything that could
 // end a header line or confuse a mail parser: C0 and C1 controls (CR, LF,
 // NUL, tab, NEL, ...), DEL, and the Unicode line and paragraph separators.
-func isOneLine(s string) bool {
+// Validate applies it to To and Subject. It is exported for the features
+// that write message texts, so that a value they put on one line of a body
+// (a username) obeys the same rule as a header.
+func IsOneLine(s string) bool {
 	if !utf8.ValidString(s) {
 		return false
 	}
@@ -134,7 +137,7 @@ func parseSender(from string) (sender, error) {
 	if from == "" {
 		return sender{}, errors.New("mail: the sender address (WARDEN_MAIL_FROM) is empty")
 	}
-	if !isOneLine(from) {
+	if !IsOneLine(from) {
 		return sender{}, errors.New("mail: the sender address (WARDEN_MAIL_FROM) contains a control character or line break")
 	}
 	addr, err := mail.ParseAddress(from)

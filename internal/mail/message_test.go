@@ -2,6 +2,8 @@ package mail_test
 
 import (
 	"errors"
+	"html"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -14,6 +16,23 @@ func validMessage() mail.Message {
 		Subject: "Confirm your email address",
 		Text:    "Open https://warden.example.com/verify-email?token=abc",
 	}
+}
+
+// tokenMessage is a message like those Warden sends: a one-time token in a
+// link in both bodies, which no log may show. It must pass Validate.
+func tokenMessage(t *testing.T, to, subject, path string) mail.Message {
+	t.Helper()
+	link := testPublic + path + "?token=" + url.QueryEscape(testToken)
+	m := mail.Message{
+		To:      to,
+		Subject: subject,
+		Text:    "Hi alice,\n\nOpen this link:\n\n" + link + "\n",
+		HTML:    "<!DOCTYPE html>\n<html><body>\n<p>Hi alice,</p>\n<p><a href=\"" + html.EscapeString(link) + "\">" + html.EscapeString(link) + "</a></p>\n</body></html>\n",
+	}
+	if err := m.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 // invalidMessages are messages every Mailer must refuse before sending or

@@ -49,10 +49,7 @@ func TestOutboxWritesParseableEML(t *testing.T) {
 	logs := &logtest.Buffer{}
 	o := newOutbox(t, dir, logs)
 
-	msg, err := mail.ResetMessage("alice@example.com", "alice", testPublic, testToken)
-	if err != nil {
-		t.Fatal(err)
-	}
+	msg := tokenMessage(t, "alice@example.com", "Reset your password", "/reset-password")
 	if err := o.Send(context.Background(), msg); err != nil {
 		t.Fatalf("Send: %v", err)
 	}

@@ -128,7 +128,7 @@ func parseSMTPURL(rawURL string) (*SMTP, error) {
 		}
 		// SASL PLAIN separates its fields with NUL; a decoded control
 		// character in either would corrupt or forge the exchange.
-		if !isOneLine(s.username) || !isOneLine(s.password) {
+		if !IsOneLine(s.username) || !IsOneLine(s.password) {
 			return nil, errors.New(hint + " (the user name or password contains a control character)")
 		}
 	}

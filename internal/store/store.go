@@ -1,19 +1,23 @@
-// Package store opens Warden's database by URL and applies its embedded
-// migrations.
+// Package store opens Warden's database by URL and applies the embedded
+// migrations of each feature that keeps tables in it.
 //
-// Contract: Open returns a *DB whose schema is current, or an error; it
-// never serves on a half-migrated schema. Queries are written once with '?'
-// placeholders and run through DB.Rebind, so callers never splice values
-// into SQL. SQLite (the default) runs in WAL mode with synchronous=FULL,
-// foreign keys on and write transactions that take the write lock at BEGIN
-// (so two read-then-write transactions cannot deadlock), which makes an
-// acknowledged write survive kill -9 and power loss alike.
+// Contract: Open returns a *DB that answered a ping, or an error; it
+// creates no table. Each feature owns its schema: it embeds one directory
+// of goose migrations per dialect (sqlite/, mysql/, postgres/) and brings
+// its tables up to date with DB.Migrate before it serves, so that it never
+// serves on a half-migrated schema. Features version their schemas
+// independently, each in a goose version table of its own. Queries are
+// written once with '?' placeholders and run through DB.Rebind, so callers
+// never splice values into SQL. SQLite (the default) runs in WAL mode with
+// synchronous=FULL, foreign keys on and write transactions that take the
+// write lock at BEGIN (so two read-then-write transactions cannot
+// deadlock), which makes an acknowledged write survive kill -9 and power
+// loss alike.
 package store
 
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -39,13 +43,10 @@ const (
 	Postgres = "postgres"
 )
 
-//go:embed migrations
-var migrations embed.FS
-
 // ErrUnavailable wraps errors from a database that did not answer.
 var ErrUnavailable = errors.New("store: database unavailable")
 
-// DB is an open, migrated database.
+// DB is an open database.
 type DB struct {
 	*sql.DB
 	Dialect string
@@ -65,8 +66,8 @@ func ResolveURL(configured, dataDir string) (string, error) {
 }
 
 // Open connects to rawURL (sqlite:///abs/path.db, mysql://user:pass@host:port/db
-// or postgres://user:pass@host:port/db), checks the connection and applies
-// pending migrations.
+// or postgres://user:pass@host:port/db) and checks the connection. The
+// features that use the database migrate it (DB.Migrate).
 func Open(ctx context.Context, rawURL string) (*DB, error) {
 	db, err := Connect(rawURL)
 	if err != nil {
@@ -76,15 +77,11 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: connect: %w", err)
 	}
-	if err := db.Migrate(ctx); err != nil {
-		db.Close()
-		return nil, err
-	}
 	return db, nil
 }
 
-// Connect opens rawURL without checking the connection or migrating; Open
-// is what servers use.
+// Connect opens rawURL without checking the connection; Open is what
+// servers use.
 func Connect(rawURL string) (*DB, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -163,16 +160,60 @@ var gooseDialects = map[string]goose.Dialect{
 	Postgres: goose.DialectPostgres,
 }
 
-// Migrate applies every pending migration of this dialect. Several
-// processes may call it at once (instances starting together): each engine
-// serialises them with a lock, and the ones that wait find nothing left to
-// do.
-func (db *DB) Migrate(ctx context.Context) error {
-	sub, err := fs.Sub(migrations, "migrations/"+db.Dialect)
-	if err != nil {
+// legacyFeature is the feature whose applied versions live in goose's
+// default table, goose_db_version: its migrations ran before features
+// owned their schemas, when that table recorded Warden's only schema, and
+// existing databases know its versions from there. Under a new name they
+// would run 00001 again, against tables that exist.
+const legacyFeature = "accounts"
+
+// maxFeatureLength keeps goose_db_version_<feature> within MySQL's
+// 64-character limit on table names.
+const maxFeatureLength = 40
+
+// VersionTable returns the table in which goose records the applied
+// migrations of feature: goose_db_version_<feature>, or goose_db_version
+// for accounts, whose versions were recorded there before each feature
+// had its own table.
+func VersionTable(feature string) string {
+	if feature == legacyFeature {
+		return goose.DefaultTablename
+	}
+	return goose.DefaultTablename + "_" + feature
+}
+
+// checkFeature accepts lower-case ASCII letters, digits and '_', starting
+// with a letter: the name becomes part of a table name, which cannot be
+// passed as a query parameter.
+func checkFeature(feature string) error {
+	ok := feature != "" && len(feature) <= maxFeatureLength && feature[0] >= 'a' && feature[0] <= 'z'
+	for _, c := range []byte(feature) {
+		ok = ok && (c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_')
+	}
+	if !ok {
+		return fmt.Errorf("store: feature name %q must be 1 to %d lower-case letters, digits or '_', starting with a letter", feature, maxFeatureLength)
+	}
+	return nil
+}
+
+// Migrate applies every pending migration of feature. migrations holds
+// one directory per dialect (sqlite/, mysql/, postgres/) of goose SQL
+// files; the directory of db's dialect is applied, and the versions are
+// recorded in VersionTable(feature), so that each feature numbers its
+// migrations on its own.
+//
+// Several processes may call it at once (instances starting together):
+// each engine serialises them with one lock that all features share, and
+// the ones that wait find nothing left to do.
+func (db *DB) Migrate(ctx context.Context, feature string, migrations fs.FS) error {
+	if err := checkFeature(feature); err != nil {
 		return err
 	}
-	var opts []goose.ProviderOption
+	sub, err := fs.Sub(migrations, db.Dialect)
+	if err != nil {
+		return fmt.Errorf("store: %s migrations: %w", feature, err)
+	}
+	opts := []goose.ProviderOption{goose.WithTableName(VersionTable(feature))}
 	switch db.Dialect {
 	case Postgres:
 		locker, err := lock.NewPostgresSessionLocker()
@@ -195,10 +236,10 @@ func (db *DB) Migrate(ctx context.Context) error {
 	}
 	p, err := goose.NewProvider(gooseDialects[db.Dialect], db.DB, sub, opts...)
 	if err != nil {
-		return fmt.Errorf("store: migrations: %w", err)
+		return fmt.Errorf("store: %s migrations: %w", feature, err)
 	}
 	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("store: migrate: %w", err)
+		return fmt.Errorf("store: migrate %s: %w", feature, err)
 	}
 	return nil
 }

@@ -1,15 +1,15 @@
-package redisstate
+package fanout
 
 import (
 	"context"
 	"sync"
 )
 
-// MemoryBus is a Bus within one process, for a single instance. The zero
+// Memory is a Bus within one process, for a single instance. The zero
 // value is ready to use; the zero Buffer means DefaultBuffer; set it
 // before the first Subscribe. Publish never blocks: a subscriber whose
 // buffer is full is disconnected (see Bus). Safe for concurrent use.
-type MemoryBus struct {
+type Memory struct {
 	// Buffer is each subscription's buffer in messages.
 	Buffer int
 
@@ -25,18 +25,18 @@ type memSub struct {
 	stopCtx func() bool
 }
 
-var _ Bus = (*MemoryBus)(nil)
+var _ Bus = (*Memory)(nil)
 
-// NewMemoryBus returns an empty MemoryBus.
-func NewMemoryBus() *MemoryBus { return &MemoryBus{} }
+// NewMemory returns an empty Memory.
+func NewMemory() *Memory { return &Memory{} }
 
 // Publish implements Bus.
-func (b *MemoryBus) Publish(ctx context.Context, channel string, payload []byte) error {
-	if err := checkChannel(channel); err != nil {
+func (b *Memory) Publish(ctx context.Context, channel string, payload []byte) error {
+	if err := CheckChannel(channel); err != nil {
 		return err
 	}
-	if len(payload) > MaxPayloadBytes {
-		return ErrPayloadTooLarge
+	if err := CheckPayload(payload); err != nil {
+		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -55,14 +55,14 @@ func (b *MemoryBus) Publish(ctx context.Context, channel string, payload []byte)
 }
 
 // Subscribe implements Bus.
-func (b *MemoryBus) Subscribe(ctx context.Context, channel string) (<-chan []byte, func() error, error) {
-	if err := checkChannel(channel); err != nil {
+func (b *Memory) Subscribe(ctx context.Context, channel string) (<-chan []byte, func() error, error) {
+	if err := CheckChannel(channel); err != nil {
 		return nil, nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
-	s := &memSub{channel: channel, ch: make(chan []byte, bufferSize(b.Buffer))}
+	s := &memSub{channel: channel, ch: make(chan []byte, BufferSize(b.Buffer))}
 	b.mu.Lock()
 	if b.subs == nil {
 		b.subs = make(map[string]map[*memSub]struct{})
@@ -76,7 +76,7 @@ func (b *MemoryBus) Subscribe(ctx context.Context, channel string) (<-chan []byt
 	return s.ch, func() error { return b.unsubscribe(s) }, nil
 }
 
-func (b *MemoryBus) unsubscribe(s *memSub) error {
+func (b *Memory) unsubscribe(s *memSub) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.removeLocked(s)
@@ -84,7 +84,7 @@ func (b *MemoryBus) unsubscribe(s *memSub) error {
 }
 
 // removeLocked ends s once; the caller holds b.mu.
-func (b *MemoryBus) removeLocked(s *memSub) {
+func (b *Memory) removeLocked(s *memSub) {
 	if s.closed {
 		return
 	}

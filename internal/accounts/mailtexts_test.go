@@ -1,4 +1,4 @@
-package mail_test
+package accounts
 
 import (
 	"errors"
@@ -10,15 +10,22 @@ import (
 	"github.com/wardenhq/warden/internal/mail"
 )
 
-func TestTokenMessagesLinkToPublicURL(t *testing.T) {
+// A token with every character that must be escaped in a query, and the
+// public URL the links are built on.
+const (
+	testToken  = "tok_9f8e7d6c5b4a+/="
+	testPublic = "https://warden.example.com"
+)
+
+func TestMailTokenMessagesLinkToPublicURL(t *testing.T) {
 	const token = "a+b/c=d&e f?g#h"
 	builders := []struct {
 		name  string
 		build func(to, username, publicURL, token string) (mail.Message, error)
 		path  string
 	}{
-		{"verification", mail.VerificationMessage, "/verify-email"},
-		{"reset", mail.ResetMessage, "/reset-password"},
+		{"verification", verificationMessage, "/verify-email"},
+		{"reset", resetMessage, "/reset-password"},
 	}
 	bases := []struct {
 		name, publicURL, want string
@@ -57,20 +64,20 @@ func TestTokenMessagesLinkToPublicURL(t *testing.T) {
 	}
 }
 
-func TestMessagesEscapeUsernameInHTML(t *testing.T) {
+func TestMailEscapesUsernameInHTML(t *testing.T) {
 	const username = `<script>alert("x")</script>&`
 	for _, tc := range []struct {
 		name  string
 		build func() (mail.Message, error)
 	}{
 		{"verification", func() (mail.Message, error) {
-			return mail.VerificationMessage("alice@example.com", username, testPublic, testToken)
+			return verificationMessage("alice@example.com", username, testPublic, testToken)
 		}},
 		{"reset", func() (mail.Message, error) {
-			return mail.ResetMessage("alice@example.com", username, testPublic, testToken)
+			return resetMessage("alice@example.com", username, testPublic, testToken)
 		}},
 		{"password changed", func() (mail.Message, error) {
-			return mail.PasswordChangedNotice("alice@example.com", username)
+			return passwordChangedNotice("alice@example.com", username)
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -92,7 +99,7 @@ func TestMessagesEscapeUsernameInHTML(t *testing.T) {
 }
 
 func TestAccountExistsNoticeOffersResetWithoutToken(t *testing.T) {
-	m, err := mail.AccountExistsNotice("alice@example.com", testPublic+"/")
+	m, err := accountExistsNotice("alice@example.com", testPublic+"/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +118,7 @@ func TestAccountExistsNoticeOffersResetWithoutToken(t *testing.T) {
 }
 
 func TestPasswordChangedNoticeNamesUserWithoutLinks(t *testing.T) {
-	m, err := mail.PasswordChangedNotice("alice@example.com", "alice")
+	m, err := passwordChangedNotice("alice@example.com", "alice")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,9 +132,9 @@ func TestPasswordChangedNoticeNamesUserWithoutLinks(t *testing.T) {
 	}
 }
 
-func TestMessageBuildersRefuseBadInput(t *testing.T) {
+func TestMailBuildersRefuseBadInput(t *testing.T) {
 	verify := func(to, username, publicURL, token string) func() (mail.Message, error) {
-		return func() (mail.Message, error) { return mail.VerificationMessage(to, username, publicURL, token) }
+		return func() (mail.Message, error) { return verificationMessage(to, username, publicURL, token) }
 	}
 	for _, tc := range []struct {
 		name        string
@@ -145,19 +152,19 @@ func TestMessageBuildersRefuseBadInput(t *testing.T) {
 		{"empty token", verify("alice@example.com", "alice", testPublic, ""), true},
 		{"username adding lines to the text", verify("alice@example.com", "alice\n\nOpen https://evil.example", testPublic, testToken), true},
 		{"empty username", verify("alice@example.com", "", testPublic, testToken), true},
-		{"overlong username", verify("alice@example.com", strings.Repeat("a", mail.MaxUsernameLength+1), testPublic, testToken), true},
+		{"overlong username", verify("alice@example.com", strings.Repeat("a", maxMailUsernameLength+1), testPublic, testToken), true},
 		{"injected recipient", verify("victim@example.com\r\nBcc: attacker@example.com", "alice", testPublic, testToken), true},
 		{"reset with injected recipient", func() (mail.Message, error) {
-			return mail.ResetMessage("victim@example.com\r\nBcc: attacker@example.com", "alice", testPublic, testToken)
+			return resetMessage("victim@example.com\r\nBcc: attacker@example.com", "alice", testPublic, testToken)
 		}, true},
 		{"account notice with bad public URL", func() (mail.Message, error) {
-			return mail.AccountExistsNotice("alice@example.com", "//warden.example.com")
+			return accountExistsNotice("alice@example.com", "//warden.example.com")
 		}, false},
 		{"account notice with two recipients", func() (mail.Message, error) {
-			return mail.AccountExistsNotice("alice@example.com, attacker@example.com", testPublic)
+			return accountExistsNotice("alice@example.com, attacker@example.com", testPublic)
 		}, true},
 		{"password notice with username line break", func() (mail.Message, error) {
-			return mail.PasswordChangedNotice("alice@example.com", "alice\r\n")
+			return passwordChangedNotice("alice@example.com", "alice\r\n")
 		}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -167,6 +174,9 @@ func TestMessageBuildersRefuseBadInput(t *testing.T) {
 			}
 			if got := errors.Is(err, mail.ErrInvalidMessage); got != tc.wantInvalid {
 				t.Errorf("errors.Is(%v, ErrInvalidMessage) = %v, want %v", err, got, tc.wantInvalid)
+			}
+			if got := errors.Is(err, errMailPublicURL); got == tc.wantInvalid {
+				t.Errorf("errors.Is(%v, errMailPublicURL) = %v, want %v", err, got, !tc.wantInvalid)
 			}
 		})
 	}

@@ -1,4 +1,4 @@
-package redisstate
+package ticket
 
 import (
 	"context"
@@ -6,18 +6,18 @@ import (
 	"time"
 )
 
-// DefaultMaxTickets bounds a MemoryTickets whose MaxTickets is 0.
+// DefaultMaxTickets bounds a Memory whose MaxTickets is 0.
 const DefaultMaxTickets = 100_000
 
-// MemoryTickets is a TicketStore in process memory, for a single instance.
-// The zero value is ready to use; set the fields before the first call.
-// Safe for concurrent use.
+// Memory is a Store in process memory, for a single instance. The zero
+// value is ready to use; set the fields before the first call. Safe for
+// concurrent use.
 //
 // It holds at most MaxTickets live tickets and refuses new ones with
 // ErrFull beyond that, rather than evicting a live ticket, so a flood of
 // issued tickets cannot invalidate others; each entry is bounded by
-// MaxTicketBytes and MaxTicketValueBytes.
-type MemoryTickets struct {
+// MaxBytes and MaxValueBytes.
+type Memory struct {
 	// MaxTickets bounds the live tickets; DefaultMaxTickets when 0.
 	MaxTickets int
 	// Now replaces the clock, for tests.
@@ -33,24 +33,24 @@ type memTicket struct {
 	expires time.Time
 }
 
-var _ TicketStore = (*MemoryTickets)(nil)
+var _ Store = (*Memory)(nil)
 
-// NewMemoryTickets returns an empty MemoryTickets with the default bound.
-func NewMemoryTickets() *MemoryTickets { return &MemoryTickets{} }
+// NewMemory returns an empty Memory with the default bound.
+func NewMemory() *Memory { return &Memory{} }
 
 // sweepEvery spaces out full scans for expired tickets.
 const sweepEvery = time.Minute
 
-func (m *MemoryTickets) now() time.Time {
+func (m *Memory) now() time.Time {
 	if m.Now != nil {
 		return m.Now()
 	}
 	return time.Now()
 }
 
-// Issue implements TicketStore.
-func (m *MemoryTickets) Issue(ctx context.Context, ticket, value string, ttl time.Duration) error {
-	if err := checkIssue(ticket, value, ttl); err != nil {
+// Issue implements Store.
+func (m *Memory) Issue(ctx context.Context, ticket, value string, ttl time.Duration) error {
+	if err := CheckIssue(ticket, value, ttl); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -68,7 +68,7 @@ func (m *MemoryTickets) Issue(ctx context.Context, ticket, value string, ttl tim
 	}
 	if t, ok := m.tickets[ticket]; ok {
 		if now.Before(t.expires) {
-			return ErrTicketExists
+			return ErrExists
 		}
 		delete(m.tickets, ticket)
 	}
@@ -87,9 +87,9 @@ func (m *MemoryTickets) Issue(ctx context.Context, ticket, value string, ttl tim
 	return nil
 }
 
-// Redeem implements TicketStore.
-func (m *MemoryTickets) Redeem(ctx context.Context, ticket string) (string, bool, error) {
-	if err := checkTicket(ticket); err != nil {
+// Redeem implements Store.
+func (m *Memory) Redeem(ctx context.Context, ticket string) (string, bool, error) {
+	if err := CheckTicket(ticket); err != nil {
 		return "", false, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -110,7 +110,7 @@ func (m *MemoryTickets) Redeem(ctx context.Context, ticket string) (string, bool
 
 // Len returns the number of tickets held, expired ones not yet swept
 // included.
-func (m *MemoryTickets) Len() int {
+func (m *Memory) Len() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return len(m.tickets)

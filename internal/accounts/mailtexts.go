@@ -1,17 +1,33 @@
-package mail
+package accounts
 
 import (
 	"errors"
+	"fmt"
 	htmltemplate "html/template"
 	"net/url"
 	"strings"
 	texttemplate "text/template"
 	"unicode/utf8"
+
+	"github.com/wardenhq/warden/internal/mail"
 )
 
-// MaxUsernameLength is the longest username the message builders accept,
-// in characters.
-const MaxUsernameLength = 256
+// The accounts feature's mail: the texts it sends and the links in them.
+// Package mail only carries a Message; what it says, and which routes its
+// links open, is this feature's business. Links are built from the
+// configured public URL (WARDEN_PUBLIC_URL), never from a request's Host
+// header, which the client controls and could point at its own server to
+// harvest tokens. Tokens are query-escaped; the username, which the
+// registrant chooses, is escaped in HTML and may not contain line breaks.
+// A builder refuses what it cannot render safely with an error wrapping
+// mail.ErrInvalidMessage, or errMailPublicURL for a misconfigured public
+// URL.
+
+// maxMailUsernameLength is the longest username the message builders
+// accept, in characters. The builders guard the body on their own rather
+// than rely on validateUsername, so that a later change of the username
+// policy cannot open the texts to injected lines or unbounded size.
+const maxMailUsernameLength = 256
 
 // The account messages. Each is a text template and an html/template of
 // the same content; html/template escapes the username and checks the link
@@ -95,123 +111,124 @@ If you changed it, there is nothing to do. If you did not, reset your password n
 `))
 )
 
-// templateData is what the account templates may use.
-type templateData struct {
+// mailData is what the account templates may use.
+type mailData struct {
 	Username string
 	Link     string
 }
 
-// VerificationMessage builds the message that confirms an address after
+// verificationMessage builds the message that confirms an address after
 // registration. Its link is <publicURL>/verify-email?token=<token>, with
 // the token query-escaped. publicURL is the configured public base URL
 // (WARDEN_PUBLIC_URL), never a request's Host header, which the client
 // controls.
-func VerificationMessage(to, username, publicURL, token string) (Message, error) {
-	if err := checkUsername(username); err != nil {
-		return Message{}, err
+func verificationMessage(to, username, publicURL, token string) (mail.Message, error) {
+	if err := checkMailUsername(username); err != nil {
+		return mail.Message{}, err
 	}
-	link, err := tokenLink(publicURL, "/verify-email", token)
+	link, err := mailTokenLink(publicURL, "/verify-email", token)
 	if err != nil {
-		return Message{}, err
+		return mail.Message{}, err
 	}
-	return render(to, "Confirm your email address", username, link, verificationText, verificationHTML)
+	return renderMail(to, "Confirm your email address", username, link, verificationText, verificationHTML)
 }
 
-// ResetMessage builds the password reset message. Its link is
+// resetMessage builds the password reset message. Its link is
 // <publicURL>/reset-password?token=<token>, with the token query-escaped.
-func ResetMessage(to, username, publicURL, token string) (Message, error) {
-	if err := checkUsername(username); err != nil {
-		return Message{}, err
+func resetMessage(to, username, publicURL, token string) (mail.Message, error) {
+	if err := checkMailUsername(username); err != nil {
+		return mail.Message{}, err
 	}
-	link, err := tokenLink(publicURL, "/reset-password", token)
+	link, err := mailTokenLink(publicURL, "/reset-password", token)
 	if err != nil {
-		return Message{}, err
+		return mail.Message{}, err
 	}
-	return render(to, "Reset your password", username, link, resetText, resetHTML)
+	return renderMail(to, "Reset your password", username, link, resetText, resetHTML)
 }
 
-// AccountExistsNotice builds the message sent instead of a verification
+// accountExistsNotice builds the message sent instead of a verification
 // link when someone registers with an address that already has an account:
 // registration answers the same either way, and only the mailbox owner
 // learns of the attempt. It offers <publicURL>/reset-password and carries
 // no token, so forwarding it grants nothing.
-func AccountExistsNotice(to, publicURL string) (Message, error) {
-	base, err := baseURL(publicURL)
+func accountExistsNotice(to, publicURL string) (mail.Message, error) {
+	base, err := mailBaseURL(publicURL)
 	if err != nil {
-		return Message{}, err
+		return mail.Message{}, err
 	}
-	return render(to, "Someone tried to register with your email address", "", base+"/reset-password",
+	return renderMail(to, "Someone tried to register with your email address", "", base+"/reset-password",
 		accountExistsText, accountExistsHTML)
 }
 
-// PasswordChangedNotice builds the message that tells an account's owner
+// passwordChangedNotice builds the message that tells an account's owner
 // their password was changed, so that a change they did not make does not
 // go unnoticed.
-func PasswordChangedNotice(to, username string) (Message, error) {
-	if err := checkUsername(username); err != nil {
-		return Message{}, err
+func passwordChangedNotice(to, username string) (mail.Message, error) {
+	if err := checkMailUsername(username); err != nil {
+		return mail.Message{}, err
 	}
-	return render(to, "Your password was changed", username, "", passwordChangedText, passwordChangedHTML)
+	return renderMail(to, "Your password was changed", username, "", passwordChangedText, passwordChangedHTML)
 }
 
-// render executes both templates and validates the result, so that a bad
+// renderMail executes both templates and validates the result, so that a bad
 // recipient is reported when the message is built, not only when sent.
-func render(to, subject, username, link string, text *texttemplate.Template, html *htmltemplate.Template) (Message, error) {
-	data := templateData{Username: username, Link: link}
+func renderMail(to, subject, username, link string, text *texttemplate.Template, html *htmltemplate.Template) (mail.Message, error) {
+	data := mailData{Username: username, Link: link}
 	var t, h strings.Builder
 	if err := text.Execute(&t, data); err != nil {
-		return Message{}, err
+		return mail.Message{}, err
 	}
 	if err := html.Execute(&h, data); err != nil {
-		return Message{}, err
+		return mail.Message{}, err
 	}
-	m := Message{To: to, Subject: subject, Text: t.String(), HTML: h.String()}
+	m := mail.Message{To: to, Subject: subject, Text: t.String(), HTML: h.String()}
 	if err := m.Validate(); err != nil {
-		return Message{}, err
+		return mail.Message{}, err
 	}
 	return m, nil
 }
 
-// checkUsername refuses usernames that could add lines to the plain-text
-// body: the username is chosen by whoever registers, who may not own the
-// mailbox. Which characters a username may hold is the accounts policy.
-func checkUsername(username string) error {
+// checkMailUsername refuses usernames that could add lines to the
+// plain-text body: the username is chosen by whoever registers, who may
+// not own the mailbox. Which characters a username may hold is
+// validateUsername's business.
+func checkMailUsername(username string) error {
 	switch {
 	case username == "":
-		return invalid("username is empty")
-	case !isOneLine(username):
-		return invalid("username contains a control character or line break")
-	case utf8.RuneCountInString(username) > MaxUsernameLength:
-		return invalid("username is longer than %d characters", MaxUsernameLength)
+		return fmt.Errorf("%w: username is empty", mail.ErrInvalidMessage)
+	case !mail.IsOneLine(username):
+		return fmt.Errorf("%w: username contains a control character or line break", mail.ErrInvalidMessage)
+	case utf8.RuneCountInString(username) > maxMailUsernameLength:
+		return fmt.Errorf("%w: username is longer than %d characters", mail.ErrInvalidMessage, maxMailUsernameLength)
 	}
 	return nil
 }
 
-// tokenLink returns <base><path>?token=<escaped token>.
-func tokenLink(publicURL, path, token string) (string, error) {
-	base, err := baseURL(publicURL)
+// mailTokenLink returns <base><path>?token=<escaped token>.
+func mailTokenLink(publicURL, path, token string) (string, error) {
+	base, err := mailBaseURL(publicURL)
 	if err != nil {
 		return "", err
 	}
 	if token == "" {
-		return "", invalid("token is empty")
+		return "", fmt.Errorf("%w: token is empty", mail.ErrInvalidMessage)
 	}
 	return base + path + "?token=" + url.QueryEscape(token), nil
 }
 
-// errPublicURL is returned for a public URL the links cannot be built on:
-// a configuration mistake, not a bad message.
-var errPublicURL = errors.New("mail: the public URL (WARDEN_PUBLIC_URL) must be an absolute http or https URL such as https://example.com, without user name, query or fragment")
+// errMailPublicURL is returned for a public URL the links cannot be built
+// on: a configuration mistake, not a bad message.
+var errMailPublicURL = errors.New("accounts: the public URL (WARDEN_PUBLIC_URL) must be an absolute http or https URL such as https://example.com, without user name, query or fragment")
 
-// baseURL validates publicURL and returns it without a trailing slash.
-func baseURL(publicURL string) (string, error) {
-	if !isOneLine(publicURL) {
-		return "", errPublicURL
+// mailBaseURL validates publicURL and returns it without a trailing slash.
+func mailBaseURL(publicURL string) (string, error) {
+	if !mail.IsOneLine(publicURL) {
+		return "", errMailPublicURL
 	}
 	u, err := url.Parse(publicURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
 		u.User != nil || u.Opaque != "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
-		return "", errPublicURL
+		return "", errMailPublicURL
 	}
 	return u.Scheme + "://" + u.Host + strings.TrimRight(u.EscapedPath(), "/"), nil
 }

@@ -1,0 +1,463 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wardenhq/warden/auth"
+	"github.com/wardenhq/warden/password"
+	"github.com/wardenhq/warden/secure"
+)
+
+// setting is one row of the configuration table.
+type setting struct {
+	name string // environment variable, also the key in a --config file
+	flag string // command-line flag without dashes; "" for none
+	def  string // default, in the form the variable takes
+	// about describes the default when def alone would not say it (an
+	// empty def that means "generated" or "derived"), in Markdown.
+	about string
+	// doc is one line of Markdown for `warden help` and README.md.
+	doc string
+	// parse checks the raw value on its own and stores it in c. Rules that
+	// involve several rows belong in finish.
+	parse func(c *Config, v value) error
+}
+
+// value is one setting's raw text after merging defaults, file,
+// environment and flags.
+type value struct {
+	name string
+	def  string
+	raw  string
+	set  bool // given in the file, the environment or a flag, even if empty
+}
+
+// inputs holds the value of every row, by name.
+type inputs map[string]value
+
+func defaults() inputs {
+	in := make(inputs, len(table))
+	for _, s := range table {
+		in[s.name] = value{name: s.name, def: s.def, raw: s.def}
+	}
+	return in
+}
+
+func (in inputs) set(name, raw string) {
+	v := in[name]
+	v.raw, v.set = raw, true
+	in[name] = v
+}
+
+// of returns the value of a row that finish refers to by name; a name
+// missing from the table is a bug in this package, not in the settings.
+func (in inputs) of(name string) value {
+	v, ok := in[name]
+	if !ok {
+		panic("config: no setting " + name)
+	}
+	return v
+}
+
+// table is every setting Warden reads, in the order `warden help` and
+// README.md list them. Adding a setting is one row here (and the Config
+// field it fills): use a parse helper below or write its parse function
+// inline, then run go generate ./internal/config to update README.md.
+var table = []setting{
+	{name: "WARDEN_ENV", flag: "env", def: Development,
+		doc: "`development` or `production` (production requires `WARDEN_SECRET_KEY` and `WARDEN_PUBLIC_URL`, https origins only, and sends HSTS)",
+		parse: func(c *Config, v value) error {
+			c.Env = strings.ToLower(strings.TrimSpace(v.raw))
+			if c.Env != Development && c.Env != Production {
+				return fmt.Errorf("%s is %q; set it to development or production", v.name, c.Env)
+			}
+			return nil
+		}},
+	{name: "WARDEN_ADDR", flag: "addr", def: "127.0.0.1:8080",
+		doc:   "listen address",
+		parse: nonEmpty("set a listen address such as 127.0.0.1:8080", func(c *Config, s string) { c.Addr = s })},
+	{name: "WARDEN_DATA_DIR", flag: "data-dir", def: "./warden_data",
+		doc:   "data directory: SQLite database, generated development key, mail outbox",
+		parse: nonEmpty("set a directory for the database and generated secrets", func(c *Config, s string) { c.DataDir = s })},
+	{name: "WARDEN_SECRET_KEY",
+		about: "generated in development (`<data dir>/secret_key`, mode 0600)",
+		doc:   "HMAC signing secret, at least 32 bytes",
+		parse: func(c *Config, v value) error {
+			// Empty is judged in finish: it depends on the environment.
+			c.secretKey = []byte(v.raw)
+			if n := len(c.secretKey); n > 0 && n < 32 {
+				return fmt.Errorf("%s is %d bytes; use at least 32 (openssl rand -base64 48)", v.name, n)
+			}
+			return nil
+		}},
+	{name: "WARDEN_JWT_ALGORITHM", def: "HS256",
+		doc:   "`HS256`, `HS384` or `HS512` for the server's own tokens",
+		parse: parseJWTAlgorithm},
+	{name: "WARDEN_JWT_ISSUER", def: "warden",
+		doc:   "`iss` of issued tokens, required in accepted ones",
+		parse: nonEmpty("tokens are checked against it", func(c *Config, s string) { c.JWTIssuer = s })},
+	{name: "WARDEN_JWT_AUDIENCE", def: "warden",
+		doc:   "`aud` of issued tokens, required in accepted ones",
+		parse: nonEmpty("tokens are checked against it", func(c *Config, s string) { c.JWTAudience = s })},
+	{name: "WARDEN_JWT_KEYS",
+		doc: "further verification keys, `kid:ALG:/path/public.pem,...` (RS256/384/512, ES256/384, EdDSA)",
+		parse: func(c *Config, v value) error {
+			keys, err := parseJWTKeys(v.raw)
+			if err != nil {
+				return fmt.Errorf("%s: %v", v.name, err)
+			}
+			c.JWTExtraKeys = keys
+			return nil
+		}},
+	{name: "WARDEN_ACCESS_TOKEN_TTL", def: "15m",
+		doc:   "access token lifetime",
+		parse: durationIn(time.Minute, 24*time.Hour, func(c *Config, d time.Duration) { c.AccessTTL = d })},
+	{name: "WARDEN_API_KEYS",
+		doc:   "configured API keys, `id:secret[:perm1|perm2],...`; secrets at least 32 characters; set-but-empty is refused",
+		parse: parseAPIKeysSetting},
+	{name: "WARDEN_CORS_ALLOWED_ORIGINS",
+		doc: "exact origins, comma-separated (no `*`, no `null`)",
+		// Checked in finish, with the credentials setting and the
+		// environment that decide which origins are acceptable.
+		parse: func(c *Config, v value) error { c.corsOrigins = splitList(v.raw); return nil }},
+	{name: "WARDEN_CORS_ALLOW_CREDENTIALS", def: "false",
+		doc:   "allow credentialed CORS requests",
+		parse: boolean(func(c *Config, b bool) { c.corsCredentials = b })},
+	{name: "WARDEN_TRUSTED_PROXIES",
+		doc: "CIDRs whose `X-Forwarded-For` / `X-Real-IP` / `X-Forwarded-Proto` are believed",
+		parse: func(c *Config, v value) error {
+			tp, err := secure.ParseTrustedProxies(v.raw)
+			if err != nil {
+				return fmt.Errorf("%s: %v", v.name, err)
+			}
+			c.TrustedProxies = tp
+			return nil
+		}},
+	{name: "WARDEN_PUBLIC_URL", flag: "public-url",
+		about: "`http://` + listen address",
+		doc:   "base URL for links in email",
+		parse: func(c *Config, v value) error {
+			// Empty is judged in finish: it defaults to the listen address
+			// outside production.
+			c.PublicURL = strings.TrimRight(v.raw, "/")
+			if c.PublicURL == "" {
+				return nil
+			}
+			if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				// Not quoted: a URL may carry user:password@.
+				return fmt.Errorf("%s must be an absolute http(s) URL such as https://books.example.com", v.name)
+			}
+			return nil
+		}},
+	{name: "WARDEN_DATABASE_URL", flag: "database-url",
+		about: "SQLite in the data dir",
+		doc:   "`sqlite:///abs/path.db`, `mysql://user:pass@host:3306/db`, `postgres://user:pass@host:5432/db`",
+		parse: serviceURL(func(c *Config, s string) { c.DatabaseURL = s })},
+	{name: "WARDEN_REDIS_URL", flag: "redis-url",
+		about: "none (memory)",
+		doc:   "shared state for several instances (see docs/deploy.md)",
+		parse: serviceURL(func(c *Config, s string) { c.RedisURL = s })},
+	{name: "WARDEN_REDIS_PREFIX", def: "warden:",
+		doc: "start of every Redis key, so that several deployments can share one server",
+		// Checked in finish: it matters only with WARDEN_REDIS_URL.
+		parse: func(c *Config, v value) error { c.RedisPrefix = v.raw; return nil }},
+	{name: "WARDEN_SMTP_URL",
+		about: "outbox (`<data dir>/outbox`)",
+		doc:   "`smtp://user:pass@host:587` (STARTTLS when offered) or `smtps://...:465`",
+		parse: serviceURL(func(c *Config, s string) { c.SMTPURL = s })},
+	{name: "WARDEN_MAIL_FROM", def: "warden@localhost",
+		doc:   "sender of email",
+		parse: func(c *Config, v value) error { c.MailFrom = v.raw; return nil }},
+	{name: "WARDEN_REFRESH_TOKEN_TTL", def: "168h",
+		doc:   "refresh token lifetime",
+		parse: durationIn(time.Hour, 90*24*time.Hour, func(c *Config, d time.Duration) { c.RefreshTTL = d })},
+	{name: "WARDEN_REFRESH_GRACE", def: "5s",
+		doc:   "grace window for racing browser tabs (`0s` for none)",
+		parse: durationIn(0, time.Minute, func(c *Config, d time.Duration) { c.RefreshGrace = d })},
+	{name: "WARDEN_AUTH_RATE_PER_MINUTE", def: "5",
+		doc:   "per-IP limit on register/login/refresh/reset/resend",
+		parse: intIn(1, 100000, func(c *Config, n int) { c.AuthRatePerMinute = n })},
+	{name: "WARDEN_ARGON2_MEMORY_KIB", def: "19456",
+		doc:   "Argon2id memory of new password hashes, KiB",
+		parse: intIn(7168, 4<<20, func(c *Config, n int) { c.argon2.Memory = uint32(n) })},
+	{name: "WARDEN_ARGON2_ITERATIONS", def: "2",
+		doc:   "Argon2id passes of new password hashes",
+		parse: intIn(1, 100, func(c *Config, n int) { c.argon2.Iterations = uint32(n) })},
+	{name: "WARDEN_ARGON2_PARALLELISM", def: "1",
+		doc:   "Argon2id lanes of new password hashes",
+		parse: intIn(1, 16, func(c *Config, n int) { c.argon2.Parallelism = uint8(n) })},
+	{name: "WARDEN_HASH_MEMORY_BUDGET_MIB", def: "256",
+		doc:   "memory for password hashing in flight, MiB (beyond it requests get 503)",
+		parse: intIn(16, 1<<20, func(c *Config, n int) { c.hashMemoryBudget = int64(n) << 20 })},
+	{name: "WARDEN_PASSWORD_COMPOSITION", def: "false",
+		doc: "require upper, lower, digit and symbol",
+		parse: boolean(func(c *Config, b bool) {
+			if b {
+				c.PasswordPolicy = password.Policy{RequireUpper: true, RequireLower: true, RequireDigit: true, RequireSymbol: true}
+			}
+		})},
+}
+
+// finish applies the rules that involve several settings and builds the
+// objects made of several of them. failed names the rows whose parse
+// failed, so that a bad row does not cause a second, confusing problem.
+func (c *Config) finish(in inputs, failed map[string]bool) []string {
+	var problems []string
+	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+
+	// The one place that decides whether a configuration may run without
+	// an explicit signing secret; SigningKey relies on it.
+	switch {
+	case len(c.secretKey) == 0 && c.Production():
+		add("WARDEN_SECRET_KEY is required in production; generate one with: openssl rand -base64 48")
+	case len(c.secretKey) == 0 && in.of("WARDEN_SECRET_KEY").set:
+		add("WARDEN_SECRET_KEY is set but empty; unset it to use a generated development key, or set at least 32 bytes")
+	}
+
+	if c.PublicURL == "" {
+		if c.Production() {
+			add("WARDEN_PUBLIC_URL is required in production: links in email must not be built from the listen address")
+		}
+		c.PublicURL = "http://" + c.Addr
+	}
+
+	if !anyFailed(in, failed, "WARDEN_CORS_ALLOWED_ORIGINS", "WARDEN_CORS_ALLOW_CREDENTIALS") {
+		problems = append(problems, c.buildCORS()...)
+	}
+
+	if !anyFailed(in, failed, "WARDEN_ARGON2_MEMORY_KIB", "WARDEN_ARGON2_ITERATIONS", "WARDEN_ARGON2_PARALLELISM", "WARDEN_HASH_MEMORY_BUDGET_MIB") {
+		h, err := password.NewHasher(password.Options{Params: c.argon2, MemoryBudget: c.hashMemoryBudget})
+		if err != nil {
+			add("WARDEN_ARGON2_*: %v", err)
+		}
+		c.Hasher = h
+	}
+
+	if c.RedisURL != "" && (c.RedisPrefix == "" || strings.ContainsAny(c.RedisPrefix, " \r\n*?[")) {
+		add("WARDEN_REDIS_PREFIX %q must be non-empty, without spaces or glob characters, such as warden:", c.RedisPrefix)
+	}
+	return problems
+}
+
+func anyFailed(in inputs, failed map[string]bool, names ...string) bool {
+	for _, name := range names {
+		in.of(name) // a misspelt name must not silently skip a rule
+		if failed[name] {
+			return true
+		}
+	}
+	return false
+}
+
+// corsPolicy is what Warden's API accepts from browsers besides the
+// configured origins: bearer tokens, JSON bodies, API keys and the CSRF
+// token; preflights are cached for ten minutes.
+var corsPolicy = secure.CORSPolicy{
+	AllowedHeaders: []string{"Authorization", "Content-Type", "X-API-Key", "X-CSRF-Token"},
+	MaxAge:         10 * time.Minute,
+}
+
+// buildCORS checks every origin, with the rules that depend on the
+// credentials setting and the environment, and builds the policy when all
+// are acceptable.
+func (c *Config) buildCORS() []string {
+	var problems []string
+	for _, o := range c.corsOrigins {
+		if strings.Contains(o, "*") && c.corsCredentials {
+			problems = append(problems, fmt.Sprintf("WARDEN_CORS_ALLOWED_ORIGINS contains %q together with credentials, which would let any site act as the user; list exact origins such as https://app.example.com", o))
+			continue
+		}
+		origin, err := secure.ParseOrigin(o)
+		switch {
+		case err != nil:
+			problems = append(problems, fmt.Sprintf("WARDEN_CORS_ALLOWED_ORIGINS: %v", err))
+		case c.Production() && strings.HasPrefix(origin, "http://") && !isLoopbackOrigin(origin):
+			problems = append(problems, fmt.Sprintf("WARDEN_CORS_ALLOWED_ORIGINS contains %q; production allows only https origins (or http://localhost)", o))
+		}
+	}
+	if len(problems) > 0 || len(c.corsOrigins) == 0 {
+		return problems
+	}
+	p := corsPolicy
+	p.AllowedOrigins, p.AllowCredentials = c.corsOrigins, c.corsCredentials
+	cors, err := secure.NewCORS(p)
+	if err != nil {
+		return []string{fmt.Sprintf("WARDEN_CORS_*: %v", err)}
+	}
+	c.CORS = cors
+	return nil
+}
+
+func isLoopbackOrigin(o string) bool {
+	u, err := url.Parse(o)
+	return err == nil && (u.Hostname() == "localhost" || u.Hostname() == "127.0.0.1" || u.Hostname() == "::1")
+}
+
+// Parse helpers for the common kinds of row.
+
+func nonEmpty(hint string, store func(*Config, string)) func(*Config, value) error {
+	return func(c *Config, v value) error {
+		if v.raw == "" {
+			return fmt.Errorf("%s is empty; %s", v.name, hint)
+		}
+		store(c, v.raw)
+		return nil
+	}
+}
+
+func intIn(lo, hi int, store func(*Config, int)) func(*Config, value) error {
+	return func(c *Config, v value) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v.raw))
+		if err != nil || n < lo || n > hi {
+			return fmt.Errorf("%s %q must be a whole number from %d to %d", v.name, v.raw, lo, hi)
+		}
+		store(c, n)
+		return nil
+	}
+}
+
+func durationIn(lo, hi time.Duration, store func(*Config, time.Duration)) func(*Config, value) error {
+	return func(c *Config, v value) error {
+		d, err := time.ParseDuration(v.raw)
+		if err != nil || d < lo || d > hi {
+			return fmt.Errorf("%s %q must be a duration between %s and %s, such as %s", v.name, v.raw, shortDuration(lo), shortDuration(hi), v.def)
+		}
+		store(c, d)
+		return nil
+	}
+}
+
+// shortDuration writes d as an operator would: 24h rather than 24h0m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+func boolean(store func(*Config, bool)) func(*Config, value) error {
+	return func(c *Config, v value) error {
+		switch strings.ToLower(strings.TrimSpace(v.raw)) {
+		case "true", "1", "yes":
+			store(c, true)
+		case "false", "0", "no", "":
+			store(c, false)
+		default:
+			return fmt.Errorf("%s must be true or false", v.name)
+		}
+		return nil
+	}
+}
+
+// serviceURL accepts an empty value (the service is not used) or a URL
+// with a scheme; the driver checks the rest when it connects.
+func serviceURL(store func(*Config, string)) func(*Config, value) error {
+	return func(c *Config, v value) error {
+		if v.raw != "" {
+			if u, err := url.Parse(v.raw); err != nil || u.Scheme == "" {
+				// The URL may hold a password: name the setting, not the value.
+				return fmt.Errorf("%s is not a valid URL", v.name)
+			}
+		}
+		store(c, v.raw)
+		return nil
+	}
+}
+
+func parseJWTAlgorithm(c *Config, v value) error {
+	alg := strings.TrimSpace(v.raw)
+	switch strings.ToUpper(alg) {
+	case "HS256", "HS384", "HS512":
+		c.JWTAlgorithm = strings.ToUpper(alg)
+		return nil
+	case "NONE", "":
+		return fmt.Errorf("%s %q would accept unsigned tokens; use HS256, HS384 or HS512", v.name, alg)
+	}
+	return fmt.Errorf("%s %q: the server signs with WARDEN_SECRET_KEY, so use HS256, HS384 or HS512 (verify other algorithms with WARDEN_JWT_KEYS)", v.name, alg)
+}
+
+func parseAPIKeysSetting(c *Config, v value) error {
+	if !v.set {
+		return nil
+	}
+	keys, err := parseAPIKeys(v.raw)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%s: %v", v.name, err)
+	case len(keys) == 0:
+		return fmt.Errorf("%s is set but holds no key; unset it to disable configured API keys, or list id:secret entries", v.name)
+	}
+	// auth owns the rules for a key set (id syntax, duplicates, secret
+	// length). Asking it here reports a weak key with every other problem
+	// at start-up; the set the server serves with is built once, in app,
+	// because it also consults the database.
+	if _, err := auth.NewAPIKeys(auth.APIKeysConfig{Keys: keys}); err != nil {
+		return fmt.Errorf("%s: %v", v.name, err)
+	}
+	c.APIKeys = keys
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// parseAPIKeys reads "id:secret[:perm1|perm2]" entries separated by commas.
+// Its errors never quote an entry: entries hold secrets.
+func parseAPIKeys(s string) ([]auth.APIKey, error) {
+	var keys []auth.APIKey
+	for i, entry := range splitList(s) {
+		parts := strings.Split(entry, ":")
+		if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+			return nil, fmt.Errorf("entry %d must be id:secret or id:secret:perm1|perm2", i+1)
+		}
+		k := auth.APIKey{ID: parts[0], Secret: parts[1]}
+		if len(parts) == 3 {
+			for _, p := range strings.Split(parts[2], "|") {
+				if p = strings.TrimSpace(p); p != "" {
+					k.Permissions = append(k.Permissions, p)
+				}
+			}
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
+// parseJWTKeys reads "kid:ALG:/path/to/public.pem" entries separated by
+// commas.
+func parseJWTKeys(s string) ([]auth.JWTKey, error) {
+	var keys []auth.JWTKey
+	for i, entry := range splitList(s) {
+		kid, rest, ok1 := strings.Cut(entry, ":")
+		alg, path, ok2 := strings.Cut(rest, ":")
+		if !ok1 || !ok2 || kid == "" || path == "" {
+			return nil, fmt.Errorf("entry %d must be kid:ALGORITHM:/path/to/public-key.pem", i+1)
+		}
+		pem, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("key %s: %w", kid, err)
+		}
+		key, err := auth.ParsePublicKeyPEM(alg, pem)
+		if err != nil {
+			return nil, fmt.Errorf("key %s: %w", kid, err)
+		}
+		keys = append(keys, auth.JWTKey{ID: kid, Algorithm: alg, PublicKey: key})
+	}
+	return keys, nil
+}

@@ -1,0 +1,149 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/pressly/goose/v3"
+
+	"github.com/wardenhq/warden/internal/store"
+	"github.com/wardenhq/warden/internal/storetest"
+)
+
+var ctx = context.Background()
+
+// featureFS returns migrations for every dialect that create table, with
+// goose version numbers 1 to n (the later ones add nothing).
+func featureFS(table string, n int) fstest.MapFS {
+	fsys := fstest.MapFS{}
+	for _, dialect := range []string{store.SQLite, store.MySQL, store.Postgres} {
+		fsys[dialect+"/00001_create.sql"] = &fstest.MapFile{Data: []byte(
+			"-- +goose Up\nCREATE TABLE " + table + " (id INTEGER PRIMARY KEY);\n\n-- +goose Down\nDROP TABLE " + table + ";\n")}
+		for v := 2; v <= n; v++ {
+			fsys[fmt.Sprintf("%s/%05d_noop.sql", dialect, v)] = &fstest.MapFile{Data: []byte(
+				"-- +goose Up\nSELECT 1;\n\n-- +goose Down\nSELECT 1;\n")}
+		}
+	}
+	return fsys
+}
+
+func open(t *testing.T, e storetest.Engine) *store.DB {
+	t.Helper()
+	db, err := store.Open(ctx, e.NewURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// version returns the highest version recorded in table.
+func version(t *testing.T, db *store.DB, table string) int64 {
+	t.Helper()
+	var v int64
+	if err := db.QueryRow(`SELECT MAX(version_id) FROM ` + table).Scan(&v); err != nil {
+		t.Fatalf("reading %s: %v", table, err)
+	}
+	return v
+}
+
+func TestOpenCreatesNoTable(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, e storetest.Engine) {
+		db := open(t, e)
+		if _, err := db.Exec(`SELECT 1 FROM ` + goose.DefaultTablename); err == nil {
+			t.Error("Open created goose's version table; features migrate their own schemas")
+		}
+	})
+}
+
+func TestMigrateFeaturesIndependently(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, e storetest.Engine) {
+		db := open(t, e)
+		if err := db.Migrate(ctx, "widgets", featureFS("widgets", 3)); err != nil {
+			t.Fatal(err)
+		}
+		// gadgets numbers its migrations from 1 as well: its versions are
+		// its own, not taken as already applied because widgets has them.
+		if err := db.Migrate(ctx, "gadgets", featureFS("gadgets", 1)); err != nil {
+			t.Fatal(err)
+		}
+		for _, table := range []string{"widgets", "gadgets"} {
+			if _, err := db.Exec(`INSERT INTO ` + table + ` (id) VALUES (1)`); err != nil {
+				t.Errorf("table %s not usable: %v", table, err)
+			}
+		}
+		if v := version(t, db, "goose_db_version_widgets"); v != 3 {
+			t.Errorf("widgets at version %d, want 3", v)
+		}
+		if v := version(t, db, "goose_db_version_gadgets"); v != 1 {
+			t.Errorf("gadgets at version %d, want 1", v)
+		}
+		// Again, with one more migration for gadgets: only that one runs
+		// (running 00001 again would fail on the existing table).
+		if err := db.Migrate(ctx, "widgets", featureFS("widgets", 3)); err != nil {
+			t.Errorf("migrating a current feature again: %v", err)
+		}
+		if err := db.Migrate(ctx, "gadgets", featureFS("gadgets", 2)); err != nil {
+			t.Errorf("migrating a feature with a new migration: %v", err)
+		}
+		if v := version(t, db, "goose_db_version_gadgets"); v != 2 {
+			t.Errorf("gadgets at version %d, want 2", v)
+		}
+	})
+}
+
+// TestAccountsKeepsTheExistingVersionTable migrates a database the way
+// Warden did before features owned their migrations, into goose's default
+// table, and then through Migrate: nothing runs twice.
+func TestAccountsKeepsTheExistingVersionTable(t *testing.T) {
+	if got := store.VersionTable("accounts"); got != goose.DefaultTablename {
+		t.Fatalf("VersionTable(accounts) = %q, want goose's default %q", got, goose.DefaultTablename)
+	}
+	if got := store.VersionTable("widgets"); got != "goose_db_version_widgets" {
+		t.Errorf("VersionTable(widgets) = %q", got)
+	}
+	dialects := map[string]goose.Dialect{
+		store.SQLite: goose.DialectSQLite3, store.MySQL: goose.DialectMySQL, store.Postgres: goose.DialectPostgres,
+	}
+	storetest.Each(t, func(t *testing.T, e storetest.Engine) {
+		db := open(t, e)
+		fsys := featureFS("users", 1)
+		sub, err := fs.Sub(fsys, db.Dialect)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := goose.NewProvider(dialects[db.Dialect], db.DB, sub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Up(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Migrate(ctx, "accounts", fsys); err != nil {
+			t.Fatalf("migrating an existing accounts database: %v", err)
+		}
+		if err := db.Migrate(ctx, "accounts", featureFS("users", 2)); err != nil {
+			t.Fatalf("a new accounts migration: %v", err)
+		}
+		if v := version(t, db, goose.DefaultTablename); v != 2 {
+			t.Errorf("accounts at version %d in %s, want 2", v, goose.DefaultTablename)
+		}
+	})
+}
+
+func TestMigrateRefuses(t *testing.T) {
+	db := open(t, storetest.Engines()[0])
+	for _, feature := range []string{"", "Accounts", "1feature", "drop table;", "a-b", strings.Repeat("a", 41)} {
+		if err := db.Migrate(ctx, feature, featureFS("x", 1)); err == nil {
+			t.Errorf("Migrate accepted the feature name %q", feature)
+		}
+	}
+	other := fstest.MapFS{"postgres/00001_create.sql": featureFS("x", 1)["postgres/00001_create.sql"]}
+	if err := db.Migrate(ctx, "widgets", other); err == nil {
+		t.Error("Migrate succeeded without migrations for the database's dialect")
+	}
+}
