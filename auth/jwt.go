@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -480,4 +481,44 @@ func ParsePublicKeyPEM(alg string, pem []byte) (crypto.PublicKey, error) {
 		return jwt.ParseEdPublicKeyFromPEM(pem)
 	}
 	return nil, fmt.Errorf("algorithm %q takes no public key; use RS256, ES256 or EdDSA", alg)
+}
+
+// ErrNoRevocation is returned by the Revoke methods of a JWT configured
+// without a revocation store.
+var ErrNoRevocation = errors.New("jwt: no revocation store configured")
+
+// horizon is how long from now a revocation must be remembered: no token
+// this backend accepts was issued to live longer than maxLifetime, and it
+// still verifies for the leeway after that.
+func (j *JWT) horizon() time.Time { return j.now().Add(j.maxLifetime + j.leeway) }
+
+// RevokeToken revokes the token id was authenticated with, until it can
+// no longer verify (its expiry plus the leeway).
+func (j *JWT) RevokeToken(ctx context.Context, id *Identity) error {
+	if j.revocation == nil {
+		return ErrNoRevocation
+	}
+	until := id.ExpiresAt.Add(j.leeway)
+	if id.ExpiresAt.IsZero() {
+		until = j.horizon()
+	}
+	return j.revocation.Revoke(ctx, id.TokenID, until)
+}
+
+// RevokeSession revokes every token of login sid (the "sid" claim), on
+// every route behind this backend or another sharing its store.
+func (j *JWT) RevokeSession(ctx context.Context, sid string) error {
+	if j.revocation == nil {
+		return ErrNoRevocation
+	}
+	return j.revocation.RevokeSession(ctx, sid, j.horizon())
+}
+
+// RevokeUser revokes every token of subject issued up to now; tokens
+// issued afterwards, even within the same second, stay valid.
+func (j *JWT) RevokeUser(ctx context.Context, subject string) error {
+	if j.revocation == nil {
+		return ErrNoRevocation
+	}
+	return j.revocation.RevokeUser(ctx, subject, j.now(), j.horizon())
 }

@@ -5,7 +5,7 @@
 //	warden user create --username NAME --email ADDR --password-stdin [--admin] [--staff] [--verified] [--permissions a,b]
 //	warden apikey create --name NAME [--user NAME] [--permissions a,b] [--expires 720h]
 //	warden apikey revoke ID
-//	warden sessions revoke --user NAME
+//	warden sessions revoke (--user NAME | --session ID)
 //	warden token --sub ID [--permissions a,b] [--staff] [--admin] [--ttl 15m]
 //	warden help
 //
@@ -30,6 +30,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wardenhq/warden/auth"
 	"github.com/wardenhq/warden/internal/accounts"
 	"github.com/wardenhq/warden/internal/app"
 	"github.com/wardenhq/warden/internal/config"
@@ -44,7 +45,7 @@ const usage = `usage:
   warden user create --username NAME --email ADDR --password-stdin [--admin] [--staff] [--verified] [--permissions a,b]
   warden apikey create --name NAME [--user NAME] [--permissions a,b] [--expires 720h]
   warden apikey revoke ID
-  warden sessions revoke --user NAME
+  warden sessions revoke (--user NAME | --session ID)
   warden token --sub USER_ID [--permissions a,b] [--staff] [--admin] [--ttl 15m]
   warden help                  every setting: variable, flag, default, meaning
 `
@@ -82,7 +83,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "sessions revoke":
 		err = sessionsRevoke(args[1:], stdout, logger)
 	case "token":
-		err = token(args[1:], stdout, logger)
+		err = token(args[1:], stdout, stderr, logger)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage+"\n"+config.Help())
 		return 0
@@ -246,12 +247,22 @@ func apikeyRevoke(args []string, stdout io.Writer, logger *slog.Logger) error {
 
 func sessionsRevoke(args []string, stdout io.Writer, logger *slog.Logger) error {
 	fs := flag.NewFlagSet("warden sessions revoke", flag.ContinueOnError)
-	user := fs.String("user", "", "user name")
+	user := fs.String("user", "", "user name: end every login of this user")
+	session := fs.String("session", "", "session id: end this one login (as printed by warden token)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *user == "" {
-		return fmt.Errorf("%w: sessions revoke needs --user", errUsage)
+	if (*user == "") == (*session == "") {
+		return fmt.Errorf("%w: sessions revoke needs --user or --session", errUsage)
+	}
+	if *session != "" {
+		return withApp(logger, func(ctx context.Context, a *app.App) error {
+			if err := a.Accounts().EndLogin(ctx, *session); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "revoked session %s\n", *session)
+			return nil
+		})
 	}
 	return withApp(logger, func(ctx context.Context, a *app.App) error {
 		n, err := a.Accounts().RevokeUserSessions(ctx, *user)
@@ -264,9 +275,12 @@ func sessionsRevoke(args []string, stdout io.Writer, logger *slog.Logger) error 
 }
 
 // token mints an access token with this server's key, for trying the
-// demonstration routes. Tokens it mints belong to no login, so the
-// accounts routes refuse them.
-func token(args []string, stdout io.Writer, logger *slog.Logger) error {
+// demonstration routes in development. Each token gets a session id of
+// its own, printed on stderr, so that "warden sessions revoke --session"
+// can end it early on every route; the accounts routes refuse it (it
+// belongs to no login there). Production refuses to mint: a token that
+// no one logged in for is a back door.
+func token(args []string, stdout, stderr io.Writer, logger *slog.Logger) error {
 	fs := flag.NewFlagSet("warden token", flag.ContinueOnError)
 	sub := fs.String("sub", "", "user id (the sub claim)")
 	perms := fs.String("permissions", "", "comma-separated permissions")
@@ -283,15 +297,24 @@ func token(args []string, stdout io.Writer, logger *slog.Logger) error {
 		return errors.New("token: --ttl is at most 24h")
 	}
 	return withApp(logger, func(_ context.Context, a *app.App) error {
+		if a.Production() {
+			return errors.New("token: refused in production; tokens are issued by logging in")
+		}
+		sid, err := auth.RandomToken(16)
+		if err != nil {
+			return err
+		}
+		sid = "cli-" + sid
 		signer := *a.Signer()
 		if *ttl > 0 {
 			signer.TTL = *ttl
 		}
-		t, err := signer.Sign(*sub, map[string]any{"is_staff": *staff, "is_admin": *admin, "permissions": splitComma(*perms)})
+		t, err := signer.Sign(*sub, map[string]any{"is_staff": *staff, "is_admin": *admin, "permissions": splitComma(*perms), "sid": sid})
 		if err != nil {
 			return err
 		}
 		fmt.Fprintln(stdout, t.Raw)
+		fmt.Fprintf(stderr, "session %s; end it with: warden sessions revoke --session %s\n", sid, sid)
 		return nil
 	})
 }

@@ -3,14 +3,20 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/wardenhq/warden/internal/app"
+	"github.com/wardenhq/warden/internal/config"
+	"github.com/wardenhq/warden/internal/redisconn/redistest"
 	"github.com/wardenhq/warden/internal/store"
 	"github.com/wardenhq/warden/internal/storetest"
+	"github.com/wardenhq/warden/revoke"
 )
 
 func TestServeRefusesInsecureConfigurationWithExitCode2(t *testing.T) {
@@ -91,4 +97,68 @@ func TestConcurrentMigrateFromThreeProcesses(t *testing.T) {
 			t.Fatalf("schema not usable: %v", err)
 		}
 	})
+}
+
+func TestTokenCommandIsRefusedInProduction(t *testing.T) {
+	t.Setenv("WARDEN_DATA_DIR", t.TempDir())
+	t.Setenv("WARDEN_ENV", "production")
+	t.Setenv("WARDEN_SECRET_KEY", "5f0c1d9a7b3e48e2a6c4f8d01b9e7a3c5d2f6e8a0b4c7d1e")
+	t.Setenv("WARDEN_PUBLIC_URL", "https://books.example.com")
+	var out, errs bytes.Buffer
+	if code := run([]string{"token", "--sub", "alice"}, strings.NewReader(""), &out, &errs); code == 0 || out.Len() != 0 {
+		t.Fatalf("production minted a token: exit %d, stdout %q", code, out.String())
+	}
+	if !strings.Contains(errs.String(), "refused in production") {
+		t.Fatalf("stderr %q", errs.String())
+	}
+}
+
+// TestTokenCommandTokensCanBeRevoked mints a token, ends its session with
+// "warden sessions revoke --session", and expects a server on the same
+// data directory to refuse it.
+func TestTokenCommandTokensCanBeRevoked(t *testing.T) {
+	t.Setenv("WARDEN_DATA_DIR", t.TempDir())
+	var out, errs bytes.Buffer
+	if code := run([]string{"token", "--sub", "alice"}, strings.NewReader(""), &out, &errs); code != 0 {
+		t.Fatalf("exit %d: %s", code, errs.String())
+	}
+	tok := strings.TrimSpace(out.String())
+	_, after, ok := strings.Cut(errs.String(), "--session ")
+	if !ok {
+		t.Fatalf("no session id on stderr: %q", errs.String())
+	}
+	sid := strings.Fields(after)[0]
+
+	cfg, err := config.Load(nil, os.LookupEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.New(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	status := func() int {
+		req := httptest.NewRequest("GET", "/api/demo/jwt", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		w := httptest.NewRecorder()
+		a.Handler().ServeHTTP(w, req)
+		return w.Code
+	}
+	if s := status(); s != 200 {
+		t.Fatalf("fresh token: %d", s)
+	}
+	out.Reset()
+	if code := run([]string{"sessions", "revoke", "--session", sid}, strings.NewReader(""), &out, &errs); code != 0 {
+		t.Fatalf("sessions revoke: exit %d: %s", code, errs.String())
+	}
+	err = redistest.Eventually(revoke.MaxPropagation, func() error {
+		if s := status(); s != 401 {
+			return fmt.Errorf("status %d", s)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("a revoked warden token still works: %v", err)
+	}
 }

@@ -108,7 +108,6 @@ func newHarness(t testing.TB, o options) *harness {
 		DB: db, Hasher: h.hasher, Mailer: mailer, PublicURL: "https://books.example.com",
 		Signer:       &auth.Signer{KeyID: "warden", Algorithm: "HS256", Key: testSecret, Issuer: "warden", Audience: "warden", Now: h.clock.Now},
 		JWT:          verifier,
-		Revocation:   revocation,
 		Logger:       logger,
 		RefreshGrace: grace,
 		AuthRate:     ratelimit.Policy{Name: "auth", Rate: float64(perMin) / 60, Burst: perMin},

@@ -342,20 +342,6 @@ func (r *repo) forUpdate() string {
 	return " FOR UPDATE"
 }
 
-// sessionLive reports whether session id exists for user, unrevoked and
-// unexpired.
-func (r *repo) sessionLive(ctx context.Context, id, userID string, now time.Time) (bool, error) {
-	st, err := r.prepared(ctx, `SELECT COUNT(*) FROM sessions WHERE id = ? AND user_id = ? AND revoked_at IS NULL AND expires_at > ?`)
-	if err != nil {
-		return false, err
-	}
-	var n int
-	if err := st.QueryRowContext(ctx, id, userID, ms(now)).Scan(&n); err != nil {
-		return false, unavailable(err)
-	}
-	return n == 1, nil
-}
-
 // sessionOfRefresh returns the session a refresh token belongs to.
 func (r *repo) sessionOfRefresh(ctx context.Context, digest string) (string, error) {
 	var id string
@@ -390,6 +376,34 @@ func (r *repo) revokeSession(ctx context.Context, id, userID, reason string, now
 		return err
 	})
 	return ok, err
+}
+
+// endOtherSessionsTx ends every live session of userID but except and
+// returns their ids, for revoking their access tokens.
+func (r *repo) endOtherSessionsTx(ctx context.Context, tx *sql.Tx, userID, except, reason string, now time.Time) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, r.db.Rebind(`SELECT id FROM sessions WHERE user_id = ? AND id <> ? AND revoked_at IS NULL`+r.forUpdate()), userID, except)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, unavailable(err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, unavailable(err)
+	}
+	for _, id := range ids {
+		if _, err := r.revokeSessionTx(ctx, tx, id, userID, reason, now); err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
 }
 
 // revokeSessionsTx ends every live session of userID but except.

@@ -16,7 +16,6 @@ import (
 	"github.com/wardenhq/warden/internal/store"
 	"github.com/wardenhq/warden/password"
 	"github.com/wardenhq/warden/ratelimit"
-	"github.com/wardenhq/warden/revoke"
 )
 
 // Token purposes in one_time_tokens.
@@ -57,10 +56,12 @@ type Config struct {
 	Policy     password.Policy
 	Mailer     mail.Mailer
 	PublicURL  string
-	Signer     *auth.Signer
-	JWT        *auth.JWT
-	Revocation revoke.Store
-	Logger     *slog.Logger
+	Signer *auth.Signer
+	// JWT verifies the access tokens Signer issues; it must have a
+	// revocation store, through which logouts and password events revoke
+	// tokens on every route that accepts them.
+	JWT    *auth.JWT
+	Logger *slog.Logger
 	// Failures counts failed logins; the database when nil.
 	Failures FailureCounter
 
@@ -89,8 +90,8 @@ type Service struct {
 // New validates cfg and returns the service.
 func New(cfg Config) (*Service, error) {
 	switch {
-	case cfg.DB == nil, cfg.Hasher == nil, cfg.Mailer == nil, cfg.Signer == nil, cfg.JWT == nil, cfg.Revocation == nil:
-		return nil, errors.New("accounts: DB, Hasher, Mailer, Signer, JWT and Revocation are required")
+	case cfg.DB == nil, cfg.Hasher == nil, cfg.Mailer == nil, cfg.Signer == nil, cfg.JWT == nil:
+		return nil, errors.New("accounts: DB, Hasher, Mailer, Signer and JWT are required")
 	case cfg.PublicURL == "":
 		return nil, errors.New("accounts: PublicURL is required for links in email")
 	}
@@ -456,6 +457,10 @@ func (s *Service) Refresh(ctx context.Context, refresh string) (*Tokens, error) 
 	rot, err := s.repo.rotateRefresh(ctx, digestOf(refresh), digest, now, s.cfg.RefreshGrace, s.cfg.RefreshTTL)
 	if errors.Is(err, errRefreshReuse) {
 		s.event(ctx, slog.LevelWarn, "refresh_token_reuse", slog.String("user_id", rot.UserID), slog.String("session_id", rot.SessionID))
+		// The login is over in the database; its access tokens end too.
+		if err := s.endLogins(ctx, rot.SessionID); err != nil {
+			return nil, err
+		}
 		return nil, ErrBadCredentials
 	}
 	if errors.Is(err, errInvalidToken) {
@@ -476,42 +481,84 @@ func (s *Service) Refresh(ctx context.Context, refresh string) (*Tokens, error) 
 }
 
 // Logout ends the caller's session (and the login the refresh token names,
-// when it is the caller's) and revokes the current access token.
+// when it is the caller's): its refresh tokens in the database, its access
+// tokens on every route.
 func (s *Service) Logout(ctx context.Context, id *auth.Identity, refresh string) error {
 	now := s.now()
-	sid, _ := id.Claims["sid"].(string)
+	sids := []string{id.SessionID}
 	if refresh != "" {
 		other, err := s.repo.sessionOfRefresh(ctx, digestOf(refresh))
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return err
 		}
-		if other != "" && other != sid {
-			if _, err := s.repo.revokeSession(ctx, other, id.UserID, "logout", now); err != nil {
+		if other != "" && other != id.SessionID {
+			ok, err := s.repo.revokeSession(ctx, other, id.UserID, "logout", now)
+			if err != nil {
 				return err
+			}
+			if ok {
+				sids = append(sids, other)
 			}
 		}
 	}
-	if _, err := s.repo.revokeSession(ctx, sid, id.UserID, "logout", now); err != nil {
+	if _, err := s.repo.revokeSession(ctx, id.SessionID, id.UserID, "logout", now); err != nil {
 		return err
 	}
-	if err := s.cfg.Revocation.Revoke(ctx, id.TokenID, id.ExpiresAt); err != nil {
+	if err := s.endLogins(ctx, sids...); err != nil {
 		return err
 	}
 	s.event(ctx, slog.LevelInfo, "logout", slog.String("user_id", id.UserID))
 	return nil
 }
 
-// LogoutAll ends every session of the caller.
+// LogoutAll ends every session of the caller, and every access token
+// issued to them until now; outstanding reset links stop working too.
 func (s *Service) LogoutAll(ctx context.Context, id *auth.Identity) error {
-	n, err := s.repo.revokeSessions(ctx, id.UserID, "", "logout-all", s.now())
+	n, err := s.endEverything(ctx, id.UserID, "logout-all")
 	if err != nil {
-		return err
-	}
-	if err := s.cfg.Revocation.Revoke(ctx, id.TokenID, id.ExpiresAt); err != nil {
 		return err
 	}
 	s.event(ctx, slog.LevelInfo, "sessions_revoked", slog.String("user_id", id.UserID), slog.Int64("count", n), slog.String("reason", "logout-all"))
 	return nil
+}
+
+// endEverything ends every login of userID in the database, revokes every
+// access token issued to them up to now, and voids their reset links.
+func (s *Service) endEverything(ctx context.Context, userID, reason string) (int64, error) {
+	now := s.now()
+	n, err := s.repo.revokeSessions(ctx, userID, "", reason, now)
+	if err != nil {
+		return 0, err
+	}
+	if err := s.repo.invalidateOneTimeTokens(ctx, userID, purposeReset, now); err != nil {
+		return 0, err
+	}
+	if err := s.cfg.JWT.RevokeUser(ctx, userID); err != nil {
+		return 0, s.revocationFailed(ctx, userID, err)
+	}
+	return n, nil
+}
+
+// endLogins revokes the access tokens of the given logins, whose refresh
+// tokens the database has already ended.
+func (s *Service) endLogins(ctx context.Context, sids ...string) error {
+	for _, sid := range sids {
+		if sid == "" {
+			continue
+		}
+		if err := s.cfg.JWT.RevokeSession(ctx, sid); err != nil {
+			return s.revocationFailed(ctx, "", err)
+		}
+	}
+	return nil
+}
+
+// revocationFailed logs a revocation the store did not record and returns
+// the error that answers 503: the database has ended the logins, but their
+// access tokens may live until they expire, so the client must retry.
+func (s *Service) revocationFailed(ctx context.Context, userID string, err error) error {
+	s.event(ctx, slog.LevelError, "revocation_failed", slog.String("user_id", userID), slog.String("error", err.Error()))
+	return fmt.Errorf("%w: revocation: %v", store.ErrUnavailable, err)
 }
 
 // RequestReset mails a reset link when email names an account; it does
@@ -576,10 +623,12 @@ func (s *Service) ConfirmReset(ctx context.Context, token, newPassword string) e
 		if _, err := tx.ExecContext(ctx, s.cfg.DB.Rebind(`UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`), hash, ms(now), userID); err != nil {
 			return unavailable(err)
 		}
-		_, err := s.repo.revokeSessionsTx(ctx, tx, userID, "", "password reset", now)
-		return err
+		return nil
 	})
 	if err != nil {
+		return err
+	}
+	if _, err := s.endEverything(ctx, userID, "password reset"); err != nil {
 		return err
 	}
 	if err := s.cfg.Failures.Clear(ctx, "u:"+userID); err != nil {
@@ -624,15 +673,24 @@ func (s *Service) ChangePassword(ctx context.Context, id *auth.Identity, current
 	if err != nil {
 		return err
 	}
-	sid, _ := id.Claims["sid"].(string)
+	// Every other login ends by its id, not by a not-before instant that
+	// would end the caller's own login too.
+	var ended []string
 	err = s.cfg.DB.InTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, s.cfg.DB.Rebind(`UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`), hash, ms(now), u.ID); err != nil {
 			return unavailable(err)
 		}
-		_, err := s.repo.revokeSessionsTx(ctx, tx, u.ID, sid, "password changed", now)
+		var err error
+		ended, err = s.repo.endOtherSessionsTx(ctx, tx, u.ID, id.SessionID, "password changed", now)
 		return err
 	})
 	if err != nil {
+		return err
+	}
+	if err := s.repo.invalidateOneTimeTokens(ctx, u.ID, purposeReset, now); err != nil {
+		return err
+	}
+	if err := s.endLogins(ctx, ended...); err != nil {
 		return err
 	}
 	s.event(ctx, slog.LevelInfo, "password_changed", slog.String("user_id", u.ID))
@@ -654,6 +712,9 @@ func (s *Service) EndSession(ctx context.Context, userID, sessionID string) erro
 	}
 	if !ok {
 		return ErrNotFound
+	}
+	if err := s.endLogins(ctx, sessionID); err != nil {
+		return err
 	}
 	s.event(ctx, slog.LevelInfo, "session_revoked", slog.String("user_id", userID))
 	return nil
@@ -695,6 +756,20 @@ func (s *Service) CreateUser(ctx context.Context, in RegisterInput, opts CreateO
 	return u, nil
 }
 
+// EndLogin ends one login by its id, whoever holds it (warden sessions
+// revoke --session): its refresh tokens, if it is a stored login, and its
+// access tokens on every route, including tokens minted by warden token.
+func (s *Service) EndLogin(ctx context.Context, sessionID string) error {
+	if _, err := s.repo.revokeSession(ctx, sessionID, "", "revoked by operator", s.now()); err != nil {
+		return err
+	}
+	if err := s.endLogins(ctx, sessionID); err != nil {
+		return err
+	}
+	s.event(ctx, slog.LevelInfo, "session_revoked", slog.String("reason", "operator"))
+	return nil
+}
+
 // RevokeUserSessions ends every session of the named user (warden sessions
 // revoke).
 func (s *Service) RevokeUserSessions(ctx context.Context, username string) (int64, error) {
@@ -702,7 +777,7 @@ func (s *Service) RevokeUserSessions(ctx context.Context, username string) (int6
 	if err != nil {
 		return 0, err
 	}
-	n, err := s.repo.revokeSessions(ctx, u.ID, "", "revoked by operator", s.now())
+	n, err := s.endEverything(ctx, u.ID, "revoked by operator")
 	if err != nil {
 		return 0, err
 	}

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -31,6 +32,7 @@ import (
 	"github.com/wardenhq/warden/ratelimit/redislimit"
 	"github.com/wardenhq/warden/revoke"
 	"github.com/wardenhq/warden/revoke/redisrevoke"
+	"github.com/wardenhq/warden/revoke/sqlrevoke"
 	"github.com/wardenhq/warden/secure"
 )
 
@@ -39,13 +41,18 @@ const PrimaryKeyID = "warden"
 
 // App is a configured Warden server.
 type App struct {
-	cfg      *config.Config
-	logger   *slog.Logger
-	router   *warden.Router
+	cfg    *config.Config
+	logger *slog.Logger
+	router *warden.Router
+	// jwt verifies the tokens this server signs; bearer also accepts
+	// tokens of the external issuers in WARDEN_JWT_KEYS (the same backend
+	// when there are none).
 	jwt      *auth.JWT
+	bearer   auth.Authenticator
 	apiKeys  *auth.APIKeys // configured keys and keys stored in the database
 	signer   *auth.Signer
 	revoked  revoke.Store
+	closers  []io.Closer // revocation stores' background work
 	db       *store.DB
 	redis    redis.UniversalClient // nil without WARDEN_REDIS_URL
 	accounts *accounts.Service
@@ -78,25 +85,16 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (_ *App, 
 			a.Close()
 		}
 	}()
+	if err = a.openDatabase(ctx); err != nil {
+		return nil, err
+	}
 	if err = a.openShared(ctx); err != nil {
 		return nil, err
 	}
-	keys := append([]auth.JWTKey{{ID: PrimaryKeyID, Algorithm: cfg.JWTAlgorithm, Secret: secret}}, cfg.JWTExtraKeys...)
-	a.jwt, err = auth.NewJWT(auth.JWTConfig{
-		Keys:       keys,
-		Issuer:     cfg.JWTIssuer,
-		Audience:   cfg.JWTAudience,
-		Type:       "at+jwt",
-		Revocation: a.revoked,
-	})
-	if err != nil {
+	if err = a.openJWT(secret); err != nil {
 		return nil, err
 	}
-	a.signer = &auth.Signer{
-		KeyID: PrimaryKeyID, Algorithm: cfg.JWTAlgorithm, Key: secret,
-		Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, TTL: cfg.AccessTTL,
-	}
-	if err = a.openAccounts(ctx); err != nil {
+	if err = a.openAccounts(); err != nil {
 		return nil, err
 	}
 	a.apiKeys, err = auth.NewAPIKeys(auth.APIKeysConfig{Keys: cfg.APIKeys, Sources: []auth.APIKeySource{a.accounts.APIKeySource()}})
@@ -127,7 +125,15 @@ func (a *App) openShared(ctx context.Context) error {
 		return ratelimit.NewMemory(p, ratelimit.MemoryOptions{})
 	}
 	if a.cfg.RedisURL == "" {
-		a.revoked = revoke.NewMemory(revoke.MemoryOptions{})
+		// The database is shared by every instance (and by operator
+		// commands such as "warden sessions revoke"), and it outlives a
+		// restart: revocations live there.
+		revoked, err := sqlrevoke.New(a.db.DB, a.db.Dialect, sqlrevoke.Options{})
+		if err != nil {
+			return err
+		}
+		a.revoked = revoked
+		a.closers = append(a.closers, revoked)
 		a.newLimiter = memoryLimiter
 		return nil
 	}
@@ -137,7 +143,9 @@ func (a *App) openShared(ctx context.Context) error {
 	}
 	a.redis = client
 	prefix := a.cfg.RedisPrefix
-	a.revoked = redisrevoke.New(client, prefix)
+	revoked := redisrevoke.New(client, prefix)
+	a.revoked = revoked
+	a.closers = append(a.closers, revoked)
 	a.failures = redisfailures.New(client, prefix)
 	a.newLimiter = func(p ratelimit.Policy) (ratelimit.Limiter, error) {
 		shared, err := redislimit.New(client, p, prefix+"rl:"+p.Name+":")
@@ -154,22 +162,57 @@ func (a *App) openShared(ctx context.Context) error {
 	return nil
 }
 
-// openAccounts opens the database and builds the identity service.
-func (a *App) openAccounts(ctx context.Context) error {
+// openDatabase opens and migrates the database: the accounts schema and
+// the revocation list.
+func (a *App) openDatabase(ctx context.Context) error {
+	dbURL, err := store.ResolveURL(a.cfg.DatabaseURL, a.cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	if a.db, err = store.Open(ctx, dbURL); err != nil {
+		return err
+	}
+	if err := accounts.Migrate(ctx, a.db); err != nil {
+		return err
+	}
+	return a.db.Migrate(ctx, "revocations", sqlrevoke.Migrations)
+}
+
+// openJWT builds the verifier of this server's own tokens and, with
+// WARDEN_JWT_KEYS, a second one for external issuers' public keys: an
+// HMAC secret and public keys never share a verifier.
+func (a *App) openJWT(secret []byte) error {
 	cfg := a.cfg
-	dbURL, err := store.ResolveURL(cfg.DatabaseURL, cfg.DataDir)
-	if err != nil {
+	backend := func(keys []auth.JWTKey) (*auth.JWT, error) {
+		return auth.NewJWT(auth.JWTConfig{
+			Keys: keys, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, Type: "at+jwt", Revocation: a.revoked,
+		})
+	}
+	var err error
+	if a.jwt, err = backend([]auth.JWTKey{{ID: PrimaryKeyID, Algorithm: cfg.JWTAlgorithm, Secret: secret}}); err != nil {
 		return err
 	}
-	db, err := store.Open(ctx, dbURL)
-	if err != nil {
-		return err
+	a.bearer = a.jwt
+	if len(cfg.JWTExtraKeys) > 0 {
+		external, err := backend(cfg.JWTExtraKeys)
+		if err != nil {
+			return err
+		}
+		if a.bearer, err = auth.NewJWTSet(a.jwt, external); err != nil {
+			return err
+		}
 	}
-	if err := accounts.Migrate(ctx, db); err != nil {
-		db.Close()
-		return err
+	a.signer = &auth.Signer{
+		KeyID: PrimaryKeyID, Algorithm: cfg.JWTAlgorithm, Key: secret,
+		Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, TTL: cfg.AccessTTL,
 	}
-	a.db = db
+	return nil
+}
+
+// openAccounts builds the identity service and its mailer.
+func (a *App) openAccounts() error {
+	cfg, db := a.cfg, a.db
+	var err error
 	var mailer mail.Mailer
 	if cfg.SMTPURL != "" {
 		mailer, err = mail.NewSMTP(cfg.SMTPURL, cfg.MailFrom, a.logger)
@@ -181,7 +224,7 @@ func (a *App) openAccounts(ctx context.Context) error {
 	}
 	a.accounts, err = accounts.New(accounts.Config{
 		DB: db, Hasher: cfg.Hasher, Policy: cfg.PasswordPolicy, Mailer: mailer, PublicURL: cfg.PublicURL,
-		Signer: a.signer, JWT: a.jwt, Revocation: a.revoked, Logger: a.logger,
+		Signer: a.signer, JWT: a.jwt, Logger: a.logger,
 		RefreshTTL: cfg.RefreshTTL, RefreshGrace: refreshGrace(cfg.RefreshGrace),
 		AuthRate:   ratelimit.Policy{Name: "auth", Rate: float64(cfg.AuthRatePerMinute) / 60, Burst: cfg.AuthRatePerMinute},
 		NewLimiter: a.newLimiter,
@@ -199,6 +242,9 @@ func refreshGrace(d time.Duration) time.Duration {
 	return d
 }
 
+// Production reports whether the production rules apply.
+func (a *App) Production() bool { return a.cfg.Production() }
+
 // Accounts returns the identity service, for operator commands.
 func (a *App) Accounts() *accounts.Service { return a.accounts }
 
@@ -208,6 +254,9 @@ func (a *App) Close() error {
 		a.accounts.Wait()
 	}
 	var errs []error
+	for _, c := range a.closers {
+		errs = append(errs, c.Close())
+	}
 	if a.db != nil {
 		errs = append(errs, a.db.Close())
 	}

@@ -110,13 +110,22 @@ func TestThreeInstancesShareState(t *testing.T) {
 		t.Run("failed-login backoff counts failures on every instance", func(t *testing.T) {
 			c := startCluster(t, e, map[string]string{"WARDEN_AUTH_RATE_PER_MINUTE": "1000"})
 			c.user(t, "yuri")
-			for i := range 5 {
+			// Seven failures spread over the instances: the 5th starts a 1 s
+			// back-off, the 6th (after it) 2 s, the 7th 4 s, long enough for
+			// the next attempt to land inside it on a loaded machine.
+			for i := range 7 {
+				switch i {
+				case 5:
+					time.Sleep(1100 * time.Millisecond)
+				case 6:
+					time.Sleep(2100 * time.Millisecond)
+				}
 				if status, _, _ := call(t, "POST", c.bases[i%3]+"/api/auth/login", jsonCT, `{"username":"yuri","password":"wrong password `+string(rune('a'+i))+`"}`); status != 401 {
 					t.Fatalf("failure %d: %d", i, status)
 				}
 			}
 			if status, _, _ := call(t, "POST", c.bases[2]+"/api/auth/login", jsonCT, `{"username":"yuri","password":"correct horse battery staple"}`); status != 429 {
-				t.Fatalf("sixth attempt on another instance: %d, want 429", status)
+				t.Fatalf("attempt after the seventh failure, on another instance: %d, want 429", status)
 			}
 		})
 		t.Run("refresh reuse is detected whichever instance sees the replay", func(t *testing.T) {

@@ -34,11 +34,11 @@ func (a *App) routes() error {
 		r.Post("/echo", echo, public, warden.BodyLimit(1<<10))
 
 		private := r.With(warden.NoStore())
-		private.Get("/jwt", whoami, warden.Auth(a.jwt), warden.Require(guard.IsAuthenticated))
+		private.Get("/jwt", whoami, warden.Auth(a.bearer), warden.Require(guard.IsAuthenticated))
 		private.Get("/apikey", whoami, warden.Auth(a.apiKeys), warden.Require(guard.IsAuthenticated))
-		private.Get("/permission", whoami, warden.Auth(a.jwt, a.apiKeys), warden.Require(guard.HasPermission(DemoPermission)))
-		private.Get("/admin", whoami, warden.Auth(a.jwt, a.apiKeys), warden.Require(guard.IsAdminUser))
-		r.Post("/logout", a.revokeOwnToken, warden.Auth(a.jwt), warden.Require(guard.IsAuthenticated))
+		private.Get("/permission", whoami, warden.Auth(a.bearer, a.apiKeys), warden.Require(guard.HasPermission(DemoPermission)))
+		private.Get("/admin", whoami, warden.Auth(a.bearer, a.apiKeys), warden.Require(guard.IsAdminUser))
+		r.Post("/logout", a.revokeOwnToken, warden.Auth(a.bearer), warden.Require(guard.IsAuthenticated))
 	})
 
 	return a.accounts.Mount(r, a.apiKeys)
@@ -115,7 +115,7 @@ func echo(w http.ResponseWriter, r *http.Request) {
 // it answers 401.
 func (a *App) revokeOwnToken(w http.ResponseWriter, r *http.Request) {
 	id := auth.FromContext(r.Context())
-	if err := a.revoked.Revoke(r.Context(), id.TokenID, id.ExpiresAt); err != nil {
+	if err := a.jwt.RevokeToken(r.Context(), id); err != nil {
 		problem.Unavailable(w, "The token could not be revoked; try again shortly.")
 		return
 	}

@@ -251,31 +251,17 @@ func (s *faultStmt) QueryContext(ctx context.Context, args []driver.NamedValue) 
 	if err := s.f.use(s.query); err != nil {
 		return nil, err
 	}
-	if q, ok := s.Stmt.(driver.StmtQueryContext); ok {
-		return q.QueryContext(ctx, args)
-	}
-	// modernc.org/sqlite's statements know only the older interface.
-	return s.Stmt.Query(values(args))
+	// Every driver the tests use implements the context interfaces.
+	return s.Stmt.(driver.StmtQueryContext).QueryContext(ctx, args)
 }
 
 func (s *faultStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
 	if s.f.down.Load() {
 		return nil, errDown
 	}
-	if e, ok := s.Stmt.(driver.StmtExecContext); ok {
-		return e.ExecContext(ctx, args)
-	}
-	return s.Stmt.Exec(values(args))
+	return s.Stmt.(driver.StmtExecContext).ExecContext(ctx, args)
 }
 
-// values drops the names of positional arguments, for the older interface.
-func values(args []driver.NamedValue) []driver.Value {
-	out := make([]driver.Value, len(args))
-	for i, a := range args {
-		out[i] = a.Value
-	}
-	return out
-}
 
 // clock is a settable clock, safe to read from the Store's goroutines.
 type clock struct {
