@@ -40,8 +40,6 @@ package redislimit
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"math"
@@ -50,6 +48,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/wardenhq/warden/internal/redisconn"
 	"github.com/wardenhq/warden/ratelimit"
 )
 
@@ -177,8 +176,5 @@ func (l *Limiter) Allow(ctx context.Context, key string) (ratelimit.Decision, er
 
 // bucket names key's bucket: a digest, so the key itself is not stored.
 func (l *Limiter) bucket(key string) string {
-	sum := sha256.Sum256([]byte(key))
-	var b [22]byte
-	base64.RawURLEncoding.Encode(b[:], sum[:16])
-	return l.prefix + "rl:" + string(b[:])
+	return redisconn.DigestKey(l.prefix, "rl", key)
 }

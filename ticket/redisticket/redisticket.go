@@ -28,14 +28,13 @@ package redisticket
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/wardenhq/warden/internal/redisconn"
 	"github.com/wardenhq/warden/ticket"
 )
 
@@ -55,8 +54,7 @@ func New(client redis.UniversalClient, prefix string) *Store {
 
 // key names t by a digest: 128 bits of its SHA-256, base64url.
 func (s *Store) key(t string) string {
-	sum := sha256.Sum256([]byte(t))
-	return s.prefix + "ticket:" + base64.RawURLEncoding.EncodeToString(sum[:16])
+	return redisconn.DigestKey(s.prefix, "ticket", t)
 }
 
 // Issue implements ticket.Store with SET NX PX.
