@@ -66,9 +66,7 @@ package redisconn
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -606,13 +604,4 @@ func redact(s string, secrets ...string) string {
 		}
 	}
 	return s
-}
-
-// DigestKey names a Redis key for a value that must not be stored in
-// clear (a rate-limit key that may be a credential, a ticket, a login
-// name): prefix, kind, a colon, then 128 bits of the value's SHA-256 in
-// base64url. 128 bits keep keys short while collisions stay out of reach.
-func DigestKey(prefix, kind, value string) string {
-	sum := sha256.Sum256([]byte(value))
-	return prefix + kind + ":" + base64.RawURLEncoding.EncodeToString(sum[:16])
 }

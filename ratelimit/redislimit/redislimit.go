@@ -48,7 +48,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/wardenhq/warden/internal/redisconn"
+	"github.com/wardenhq/warden/internal/rediskey"
 	"github.com/wardenhq/warden/ratelimit"
 )
 
@@ -176,5 +176,5 @@ func (l *Limiter) Allow(ctx context.Context, key string) (ratelimit.Decision, er
 
 // bucket names key's bucket: a digest, so the key itself is not stored.
 func (l *Limiter) bucket(key string) string {
-	return redisconn.DigestKey(l.prefix, "rl", key)
+	return rediskey.Digest(l.prefix, "rl", key)
 }

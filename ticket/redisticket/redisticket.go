@@ -34,7 +34,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/wardenhq/warden/internal/redisconn"
+	"github.com/wardenhq/warden/internal/rediskey"
 	"github.com/wardenhq/warden/ticket"
 )
 
@@ -54,7 +54,7 @@ func New(client redis.UniversalClient, prefix string) *Store {
 
 // key names t by a digest: 128 bits of its SHA-256, base64url.
 func (s *Store) key(t string) string {
-	return redisconn.DigestKey(s.prefix, "ticket", t)
+	return rediskey.Digest(s.prefix, "ticket", t)
 }
 
 // Issue implements ticket.Store with SET NX PX.

@@ -40,7 +40,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/wardenhq/warden/internal/accounts"
-	"github.com/wardenhq/warden/internal/redisconn"
+	"github.com/wardenhq/warden/internal/rediskey"
 )
 
 // recordScript adds one failure to the hash in KEYS[1]. ARGV[1] is the
@@ -84,7 +84,7 @@ func New(client redis.UniversalClient, prefix string) *Counter {
 // key names k's hash by a digest: 128 bits of its SHA-256, base64url, so
 // that a login name (or a password typed as one) is never stored.
 func (c *Counter) key(k string) string {
-	return redisconn.DigestKey(c.prefix, "loginfail", k)
+	return rediskey.Digest(c.prefix, "loginfail", k)
 }
 
 // Failures implements accounts.FailureCounter: the count under key and
