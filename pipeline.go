@@ -105,46 +105,93 @@ func newRequestID() string {
 	return string(strconv.AppendUint(b[:0], rand.Uint64(), 36))
 }
 
-// sensitiveQueryWords marks query parameters whose values are never logged.
-var sensitiveQueryWords = []string{"token", "ticket", "password", "passwd", "secret", "key", "code", "signature", "auth", "session", "cookie"}
+// harmlessQueryParams are the query parameters whose values the access
+// log keeps: paging, ordering and presentation, which say what was asked
+// for and carry no credential or personal data. Every other value is
+// logged as REDACTED, so that a parameter nobody thought of (?jwt=,
+// ?refresh=, ?otp=, ?access=) is safe until it is added here on purpose.
+// Left out deliberately: free text (q, search), which may hold an email
+// address or a pasted token; opaque cursors and ids, which may be signed
+// or personal; redirect targets, whose URLs may carry tokens. Names are
+// lower-case ASCII.
+var harmlessQueryParams = []string{
+	"page", "page_size", "per_page", "limit", "offset",
+	"sort", "order", "order_by",
+	"fields", "include", "expand", "format", "lang", "visibility",
+	"since", "until",
+}
 
-// RedactQuery returns rawQuery with the values of sensitive parameters
-// (names containing token, password, key, secret, ticket, ...) replaced by
-// "REDACTED". Malformed pairs are kept by name only.
+// RedactQuery returns rawQuery for the access log: every name is kept
+// (names say what was asked, not with what), and a value is kept only for
+// a parameter in harmlessQueryParams; other values become "REDACTED".
+// Names are compared percent-decoded, as servers read them ("%70age" is
+// page), ignoring ASCII case. A value holding ';' is redacted even after a
+// harmless name: some proxies and frameworks split queries at ';', so
+// "page=1;jwt=..." carries a token to them. Pairs without '=' are kept as
+// they are.
 func RedactQuery(rawQuery string) string {
 	if rawQuery == "" {
 		return ""
 	}
 	var b strings.Builder
-	for i, pair := range strings.Split(rawQuery, "&") {
-		if i > 0 {
+	b.Grow(len(rawQuery))
+	for first, rest := true, rawQuery; ; first = false {
+		pair, more, found := strings.Cut(rest, "&")
+		if !first {
 			b.WriteByte('&')
 		}
-		name, _, hasValue := strings.Cut(pair, "=")
-		b.WriteString(name)
-		if !hasValue {
-			continue
+		name, value, hasValue := strings.Cut(pair, "=")
+		switch {
+		case !hasValue:
+			b.WriteString(pair)
+		case harmlessQueryParam(name) && !strings.Contains(value, ";"):
+			b.WriteString(pair)
+		default:
+			b.WriteString(name)
+			b.WriteString("=REDACTED")
 		}
-		// Match the decoded name: servers decode "%74oken" to "token".
+		if !found {
+			return b.String()
+		}
+		rest = more
+	}
+}
+
+// harmlessQueryParam reports whether the raw query name names a parameter
+// in harmlessQueryParams.
+func harmlessQueryParam(name string) bool {
+	if strings.ContainsAny(name, "%+") {
 		decoded, err := url.QueryUnescape(name)
 		if err != nil {
-			decoded = name
+			return false // no server reads a malformed name as a harmless one
 		}
-		lower := strings.ToLower(decoded)
-		redact := false
-		for _, w := range sensitiveQueryWords {
-			if strings.Contains(lower, w) {
-				redact = true
-				break
-			}
-		}
-		if redact {
-			b.WriteString("=REDACTED")
-		} else {
-			b.WriteString(pair[len(name):])
+		name = decoded
+	}
+	for _, h := range harmlessQueryParams {
+		if equalFoldASCII(name, h) {
+			return true
 		}
 	}
-	return b.String()
+	return false
+}
+
+// equalFoldASCII reports whether s is lower with ASCII letters in any
+// case. strings.EqualFold would also match "ſort" (with a long s), a name
+// no handler reads as sort.
+func equalFoldASCII(s, lower string) bool {
+	if len(s) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // responseWriter records the status and size for the access log and turns

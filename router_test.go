@@ -162,15 +162,33 @@ func TestAccessLogRedactsSecrets(t *testing.T) {
 
 func TestRedactQuery(t *testing.T) {
 	cases := map[string]string{
-		"":                             "",
-		"page=2":                       "page=2",
-		"token=abc&page=2":             "token=REDACTED&page=2",
-		"refresh_token=x":              "refresh_token=REDACTED",
-		"API_KEY=x&Password=y":         "API_KEY=REDACTED&Password=REDACTED",
-		"flag&ticket=t":                "flag&ticket=REDACTED",
-		"client_secret=a=b":            "client_secret=REDACTED",
-		"q=hello%20world&code=1234567": "q=hello%20world&code=REDACTED",
-		"%74oken=x&pass%77ord=y":       "%74oken=REDACTED&pass%77ord=REDACTED",
+		"":                       "",
+		"page=2":                 "page=2",
+		"token=abc&page=2":       "token=REDACTED&page=2",
+		"refresh_token=x":        "refresh_token=REDACTED",
+		"API_KEY=x&Password=y":   "API_KEY=REDACTED&Password=REDACTED",
+		"flag&ticket=t":          "flag&ticket=REDACTED",
+		"client_secret=a=b":      "client_secret=REDACTED",
+		"%74oken=x&pass%77ord=y": "%74oken=REDACTED&pass%77ord=REDACTED",
+		// Credentials whose names say nothing of secrets.
+		"jwt=eyJhbGciOiJIUzI1NiJ9.e30.sig&page=2": "jwt=REDACTED&page=2",
+		"refresh=rt_abc": "refresh=REDACTED",
+		"access=a&otp=123456&credential=c&bearer=b": "access=REDACTED&otp=REDACTED&credential=REDACTED&bearer=REDACTED",
+		// Values of anything not known to be harmless, free text included.
+		"q=hello%20world&code=1234567": "q=REDACTED&code=REDACTED",
+		"cursor=b3BhcXVl&next=/x":      "cursor=REDACTED&next=REDACTED",
+		"email=a%40example.com":        "email=REDACTED",
+		// Harmless parameters, also percent-encoded or in another case.
+		"page=1&page_size=50&per_page=5&limit=10&offset=20":     "page=1&page_size=50&per_page=5&limit=10&offset=20",
+		"sort=-created&order=asc&order_by=title":                "sort=-created&order=asc&order_by=title",
+		"fields=id,title&include=a&expand=b&format=json":        "fields=id,title&include=a&expand=b&format=json",
+		"lang=en&visibility=public&since=2024-01-01&until=2025": "lang=en&visibility=public&since=2024-01-01&until=2025",
+		"%70age=3&PAGE_SIZE=50&Sort=title":                      "%70age=3&PAGE_SIZE=50&Sort=title",
+		"page=&limit":                                           "page=&limit",
+		// A ';' may split the pair for a proxy: "jwt" would be a parameter.
+		"page=1;jwt=eyJ": "page=REDACTED",
+		// Near misses of harmless names.
+		"pages=1&page%=2&%zz=3&\u017fort=x&page+=4": "pages=REDACTED&page%=REDACTED&%zz=REDACTED&\u017fort=REDACTED&page+=REDACTED",
 	}
 	for in, want := range cases {
 		if got := warden.RedactQuery(in); got != want {

@@ -20,12 +20,15 @@ type TrustedProxies struct {
 // a single-host network). An empty string trusts nobody. Any malformed entry
 // is an error: a typo here would silently let clients choose their own IP.
 //
-// A /0 network is refused: when every address is a proxy, the walk through
-// X-Forwarded-For ends at its left-most entry, which the client wrote. An
-// IPv4-mapped IPv6 network (::ffff:10.0.0.0/104) is stored as its IPv4 form
-// because addresses are compared unmapped.
+// A list that trusts every IPv4 or every IPv6 address is refused, whether
+// by one /0 network or by several that together cover the family
+// (0.0.0.0/1 and 128.0.0.0/1): when every address is a proxy, the walk
+// through X-Forwarded-For ends at its left-most entry, which the client
+// wrote. An IPv4-mapped IPv6 network (::ffff:10.0.0.0/104) is stored as its
+// IPv4 form because addresses are compared unmapped.
 func ParseTrustedProxies(list string) (TrustedProxies, error) {
 	var tp TrustedProxies
+	var fields []string // as written, beside tp.prefixes, for the message
 	for _, field := range strings.Split(list, ",") {
 		field = strings.TrimSpace(field)
 		if field == "" {
@@ -53,11 +56,63 @@ func ParseTrustedProxies(list string) (TrustedProxies, error) {
 			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
 		}
 		if p.Bits() == 0 {
-			return TrustedProxies{}, fmt.Errorf("trusted proxy %q trusts every address, which lets any client choose its own IP; list only your proxies' networks", field)
+			return TrustedProxies{}, trustsEveryAddress(fmt.Sprintf("trusted proxy %q", field))
 		}
 		tp.prefixes = append(tp.prefixes, p.Masked())
+		fields = append(fields, field)
+	}
+	// The rule is "the list must leave some address of each family
+	// untrusted" rather than "no prefix shorter than /8 (or /16)": a length
+	// limit would refuse the legitimate fc00::/7 (all unique local IPv6
+	// addresses) and still pass 256 /8s that cover IPv4.
+	for _, family := range []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")} {
+		if covers(tp.prefixes, family) {
+			var named []string
+			for i, p := range tp.prefixes {
+				if p.Addr().Is4() == family.Addr().Is4() {
+					named = append(named, fields[i])
+				}
+			}
+			return TrustedProxies{}, trustsEveryAddress(fmt.Sprintf("trusted proxy list %q", strings.Join(named, ", ")))
+		}
 	}
 	return tp, nil
+}
+
+func trustsEveryAddress(what string) error {
+	return fmt.Errorf("%s trusts every address, which lets any client choose its own IP; list only your proxies' networks", what)
+}
+
+// covers reports whether the union of ps contains every address of p.
+// Two CIDR networks are either nested or disjoint, so p is covered when
+// one network of ps contains it, or when both of its halves are covered.
+// Only halves that some network of ps lies strictly inside are split
+// further, so the work is bounded by the networks' lengths and number
+// (at most 128 levels for each), not by the size of the address space.
+func covers(ps []netip.Prefix, p netip.Prefix) bool {
+	var inside []netip.Prefix
+	for _, q := range ps {
+		switch {
+		case q.Bits() <= p.Bits() && q.Contains(p.Addr()):
+			return true
+		case q.Overlaps(p):
+			inside = append(inside, q)
+		}
+	}
+	if len(inside) == 0 || p.Bits() == p.Addr().BitLen() {
+		return false
+	}
+	low, high := halves(p)
+	return covers(inside, low) && covers(inside, high)
+}
+
+// halves splits the masked network p into its two networks one bit longer.
+func halves(p netip.Prefix) (netip.Prefix, netip.Prefix) {
+	bits := p.Bits()
+	b := p.Addr().AsSlice()
+	b[bits/8] |= 0x80 >> (bits % 8)
+	high, _ := netip.AddrFromSlice(b)
+	return netip.PrefixFrom(p.Addr(), bits+1), netip.PrefixFrom(high, bits+1)
 }
 
 // Contains reports whether a is inside a trusted network.

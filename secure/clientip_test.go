@@ -2,6 +2,7 @@ package secure_test
 
 import (
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -105,6 +106,17 @@ func TestParseTrustedProxies(t *testing.T) {
 		{name: "IPv4 /0 is refused", list: "0.0.0.0/0", errPart: "trusts every address"},
 		{name: "IPv6 /0 is refused", list: "::/0", errPart: "trusts every address"},
 		{name: "short IPv4-mapped prefix is refused", list: "::ffff:0:0/80", errPart: "IPv4-mapped"},
+		{name: "IPv4-mapped /96 is IPv4 /0", list: "::ffff:0:0/96", errPart: "trusts every address"},
+		{name: "two IPv4 halves are refused", list: "0.0.0.0/1,128.0.0.0/1", errPart: `trusted proxy list "0.0.0.0/1, 128.0.0.0/1" trusts every address`},
+		{name: "two IPv6 halves are refused", list: "::/1, 8000::/1", errPart: "trusts every address"},
+		{name: "IPv4 covered by unequal networks", list: "10.0.0.0/8, 0.0.0.0/2, 64.0.0.0/2, 128.0.0.0/1", errPart: "trusts every address"},
+		{name: "IPv4 covered with a mapped network", list: "::ffff:0.0.0.0/97, 128.0.0.0/1", errPart: "trusts every address"},
+		{name: "IPv4 covered by nested and duplicate networks", list: "0.0.0.0/1, 0.0.0.0/1, 1.0.0.0/8, 128.0.0.0/2, 192.0.0.0/2", errPart: "trusts every address"},
+		{name: "IPv4 covered by 256 /8 networks", list: everySlash8(), errPart: "trusts every address"},
+		{name: "the message names only the covering family", list: "fd00::/8, 0.0.0.0/1, 128.0.0.0/1", errPart: `list "0.0.0.0/1, 128.0.0.0/1" trusts`},
+		{name: "halves of different families are not every address", list: "0.0.0.0/1, 8000::/1", in: []string{"1.2.3.4", "8000::1"}, out: []string{"128.0.0.1", "::1"}},
+		{name: "all but one IPv4 /8", list: everySlash8()[len("0.0.0.0/8,"):], in: []string{"255.1.2.3"}, out: []string{"0.1.2.3"}},
+		{name: "all unique local IPv6 addresses", list: "fc00::/7, 10.0.0.0/8", in: []string{"fd12::1", "10.1.1.1"}, out: []string{"fe80::1", "2001:db8::1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -130,6 +142,19 @@ func TestParseTrustedProxies(t *testing.T) {
 			}
 		})
 	}
+}
+
+// everySlash8 lists the 256 IPv4 /8 networks, which together are every
+// IPv4 address.
+func everySlash8() string {
+	var b strings.Builder
+	for i := range 256 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "%d.0.0.0/8", i)
+	}
+	return b.String()
 }
 
 func TestClientIPMiddlewareOverRealServer(t *testing.T) {

@@ -2,6 +2,7 @@ package secure_test
 
 import (
 	"encoding/json"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -162,4 +163,93 @@ func FuzzDecodeJSON(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzParseTrustedProxies checks the refusal of lists that trust every
+// address against an independent count: CIDR networks are nested or
+// disjoint, so the addresses a list trusts in one family number the sum of
+// the sizes of its outermost networks, and the family is covered when that
+// sum is 2^32 (IPv4) or 2^128 (IPv6).
+func FuzzParseTrustedProxies(f *testing.F) {
+	for _, s := range []string{
+		"10.0.0.0/8, fd00::/8, 127.0.0.1",
+		"0.0.0.0/0", "::/0", "::ffff:0:0/96",
+		"0.0.0.0/1,128.0.0.0/1",
+		"::/1,8000::/1",
+		"0.0.0.0/2,64.0.0.0/2,128.0.0.0/1",
+		"::ffff:0.0.0.0/97,128.0.0.0/1",
+		"0.0.0.0/1,128.0.0.0/2,192.0.0.0/3,224.0.0.0/4,240.0.0.0/5,248.0.0.0/5",
+		"0.0.0.0/1,128.0.0.0/2,192.0.0.0/3,224.0.0.0/4,240.0.0.0/5,248.0.0.0/6",
+		"::/2,4000::/2,8000::/1,fc00::/7",
+		"0.0.0.0/1,8000::/1",
+		"fe80::1%eth0, 10.0.0.0/33, ,",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, list string) {
+		tp, err := secure.ParseTrustedProxies(list)
+		if err != nil && !strings.Contains(err.Error(), "trusts every address") {
+			return // malformed: other tests check those messages
+		}
+		var v4, v6 []netip.Prefix
+	fields:
+		for _, field := range strings.Split(list, ",") {
+			field = strings.TrimSpace(field)
+			if field == "" {
+				continue
+			}
+			p, perr := netip.ParsePrefix(field)
+			if perr != nil {
+				a, aerr := netip.ParseAddr(field)
+				switch {
+				case aerr != nil && err == nil:
+					t.Fatalf("ParseTrustedProxies(%q) accepted %q", list, field)
+				case aerr != nil:
+					// Refused before this field was read: by a /0
+					// among the fields before it.
+					break fields
+				}
+				a = a.WithZone("")
+				p = netip.PrefixFrom(a, a.BitLen())
+			}
+			if p.Addr().Is4In6() && p.Bits() >= 96 {
+				p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+			}
+			if p.Addr().Is4() {
+				v4 = append(v4, p.Masked())
+			} else {
+				v6 = append(v6, p.Masked())
+			}
+		}
+		covered := trustedCount(v4).Cmp(new(big.Int).Lsh(big.NewInt(1), 32)) == 0 ||
+			trustedCount(v6).Cmp(new(big.Int).Lsh(big.NewInt(1), 128)) == 0
+		switch {
+		case err == nil && covered:
+			t.Fatalf("ParseTrustedProxies(%q) accepted a list that trusts every address", list)
+		case err != nil && !covered:
+			t.Fatalf("ParseTrustedProxies(%q) = %v, but some address is untrusted", list, err)
+		case err == nil && tp.Empty() != (len(v4)+len(v6) == 0):
+			t.Fatalf("ParseTrustedProxies(%q): Empty() = %v", list, tp.Empty())
+		}
+	})
+}
+
+// trustedCount returns how many addresses ps (of one family) contain
+// together.
+func trustedCount(ps []netip.Prefix) *big.Int {
+	sum := new(big.Int)
+	for i, p := range ps {
+		outermost := true
+		for j, q := range ps {
+			// Of equal networks only the first counts.
+			if j != i && q.Bits() <= p.Bits() && q.Contains(p.Addr()) && (q.Bits() < p.Bits() || j < i) {
+				outermost = false
+				break
+			}
+		}
+		if outermost {
+			sum.Add(sum, new(big.Int).Lsh(big.NewInt(1), uint(p.Addr().BitLen()-p.Bits())))
+		}
+	}
+	return sum
 }

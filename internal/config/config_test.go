@@ -1,16 +1,28 @@
 package config_test
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/wardenhq/warden/auth"
 	"github.com/wardenhq/warden/internal/config"
 )
 
 const goodSecret = "this-is-a-test-secret-of-more-than-32-bytes"
+
+// randomSecret is what openssl rand -base64 48 prints.
+func randomSecret(t testing.TB) string {
+	b := make([]byte, 48)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}
 
 func env(m map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
@@ -56,6 +68,11 @@ func TestRefusesInsecureConfiguration(t *testing.T) {
 		{"RS256 for the server's own tokens", map[string]string{"WARDEN_JWT_ALGORITHM": "RS256"}, "WARDEN_JWT_KEYS"},
 		{"access TTL too long", map[string]string{"WARDEN_ACCESS_TOKEN_TTL": "720h"}, "between 1m and 24h"},
 		{"bad credentials flag", map[string]string{"WARDEN_CORS_ALLOW_CREDENTIALS": "maybe"}, "true or false"},
+		{"HS384 with a 32-byte secret", map[string]string{"WARDEN_JWT_ALGORITHM": "HS384", "WARDEN_SECRET_KEY": strings.Repeat("k", 47)}, "WARDEN_SECRET_KEY is 47 bytes, but WARDEN_JWT_ALGORITHM HS384 needs at least 48"},
+		{"HS512 with a 48-byte secret", map[string]string{"WARDEN_JWT_ALGORITHM": "hs512", "WARDEN_SECRET_KEY": strings.Repeat("k", 48)}, "WARDEN_JWT_ALGORITHM HS512 needs at least 64"},
+		{"HS512 with a short secret", map[string]string{"WARDEN_JWT_ALGORITHM": "HS512", "WARDEN_SECRET_KEY": "short-secret"}, "HS512 needs at least 64"},
+		{"trusted proxies covering IPv4", map[string]string{"WARDEN_TRUSTED_PROXIES": "0.0.0.0/1, 128.0.0.0/1"}, "WARDEN_TRUSTED_PROXIES: trusted proxy list"},
+		{"trusted proxies covering IPv6", map[string]string{"WARDEN_TRUSTED_PROXIES": "::/1,8000::/1"}, "trusts every address"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -67,6 +84,94 @@ func TestRefusesInsecureConfiguration(t *testing.T) {
 				t.Fatalf("error %q, want it to mention %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestProductionRefusesWeakSecretsAndHTTPLinks: production refuses a
+// signing secret that is long enough but guessable, and a public URL that
+// would mail tokens in http links; development accepts both.
+func TestProductionRefusesWeakSecretsAndHTTPLinks(t *testing.T) {
+	production := func(secret, publicURL string) map[string]string {
+		return map[string]string{"WARDEN_ENV": "production", "WARDEN_SECRET_KEY": secret, "WARDEN_PUBLIC_URL": publicURL}
+	}
+	for name, secret := range map[string]string{
+		"one character":            strings.Repeat("a", 64),
+		"two characters":           strings.Repeat("ab", 32),
+		"hex digits over and over": strings.Repeat("0123456789abcdef", 4),
+		"counting":                 "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+		"a phrase over and over":   "the secret is the secret is the secret is the secret",
+		"a word over and over":     "changeme-changeme-changeme-changeme",
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := config.Load(nil, env(production(secret, "https://books.example.com")))
+			if !errors.Is(err, config.ErrConfig) || !strings.Contains(err.Error(), "WARDEN_SECRET_KEY looks guessable") {
+				t.Fatalf("err = %v", err)
+			}
+			if strings.Contains(err.Error(), secret[:16]) {
+				t.Fatalf("error repeats the secret: %v", err)
+			}
+			if _, err := config.Load(nil, env(map[string]string{"WARDEN_SECRET_KEY": secret})); err != nil {
+				t.Fatalf("development refused it: %v", err)
+			}
+		})
+	}
+	for _, publicURL := range []string{"http://books.example.com", "HTTP://books.example.com", "http://localhost:8080", "http://admin:hunter7@books.example.com"} {
+		_, err := config.Load(nil, env(production(randomSecret(t), publicURL)))
+		if !errors.Is(err, config.ErrConfig) || !strings.Contains(err.Error(), "WARDEN_PUBLIC_URL must be an https URL in production") {
+			t.Errorf("%s: err = %v", publicURL, err)
+		} else if strings.Contains(err.Error(), "hunter7") {
+			t.Errorf("error repeats the URL's password: %v", err)
+		}
+		if _, err := config.Load(nil, env(map[string]string{"WARDEN_PUBLIC_URL": publicURL})); err != nil {
+			t.Errorf("development refused %s: %v", publicURL, err)
+		}
+	}
+	// What the messages suggest is accepted.
+	for range 20 {
+		if _, err := config.Load(nil, env(production(randomSecret(t), "https://books.example.com/"))); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestSecretLengthFollowsTheAlgorithm: HS384 and HS512 keys as long as
+// their hash (RFC 7518 section 3.2) are accepted, so are the keys that
+// auth.NewJWT will accept at start-up.
+func TestSecretLengthFollowsTheAlgorithm(t *testing.T) {
+	for alg, n := range map[string]int{"HS256": 32, "HS384": 48, "HS512": 64} {
+		c, err := config.Load(nil, env(map[string]string{"WARDEN_JWT_ALGORITHM": alg, "WARDEN_SECRET_KEY": strings.Repeat("k", n)}))
+		if err != nil {
+			t.Fatalf("%s with %d bytes: %v", alg, n, err)
+		}
+		key, _, err := c.SigningKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := auth.NewJWT(auth.JWTConfig{Keys: []auth.JWTKey{{Algorithm: alg, Secret: key}}}); err != nil {
+			t.Fatalf("%s: config accepted a key auth refuses: %v", alg, err)
+		}
+	}
+	// A generated development key is long enough for every algorithm; a
+	// shorter one left in the data directory is refused with the fix.
+	for _, alg := range []string{"HS256", "HS384", "HS512"} {
+		c, err := config.Load(nil, env(map[string]string{"WARDEN_JWT_ALGORITHM": alg, "WARDEN_DATA_DIR": t.TempDir()}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := c.SigningKey(); err != nil {
+			t.Fatalf("%s: generated key refused: %v", alg, err)
+		}
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "secret_key"), []byte(strings.Repeat("k", 40)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := config.Load(nil, env(map[string]string{"WARDEN_JWT_ALGORITHM": "HS384", "WARDEN_DATA_DIR": dir}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.SigningKey(); err == nil || !strings.Contains(err.Error(), "HS384 needs at least 48; delete it") {
+		t.Fatalf("short generated key: %v", err)
 	}
 }
 
@@ -210,7 +315,7 @@ func TestOneProblemPerBadSetting(t *testing.T) {
 func TestFlagsOverrideEveryFlaggedSetting(t *testing.T) {
 	c, err := config.Load([]string{"--env", "production", "--addr", "127.0.0.1:1", "--data-dir", "/d",
 		"--database-url", "postgres://db/x", "--redis-url", "redis://r:6379/0", "--public-url", "https://p.example/"},
-		env(map[string]string{"WARDEN_SECRET_KEY": goodSecret}))
+		env(map[string]string{"WARDEN_SECRET_KEY": randomSecret(t)}))
 	if err != nil {
 		t.Fatal(err)
 	}

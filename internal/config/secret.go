@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/wardenhq/warden/auth"
 )
 
 // devSecretFile is the generated development secret inside the data
@@ -25,7 +27,16 @@ func (c *Config) SigningKey() (key []byte, generated bool, err error) {
 		return c.secretKey, false, nil
 	}
 	key, err = devSecret(c.DataDir)
-	return key, true, err
+	if err != nil {
+		return nil, true, err
+	}
+	// The file may predate WARDEN_JWT_ALGORITHM=HS384 or HS512, whose keys
+	// must be longer (a generated one is 64 bytes, enough for every one).
+	if need := auth.MinHMACSecretBytes(c.JWTAlgorithm); len(key) < need {
+		path := filepath.Join(c.DataDir, devSecretFile)
+		return nil, true, fmt.Errorf("config: %s holds %d bytes, but WARDEN_JWT_ALGORITHM %s needs at least %d; delete it to generate a new one", path, len(key), c.JWTAlgorithm, need)
+	}
+	return key, true, nil
 }
 
 // devSecret returns the development signing secret kept in dataDir,

@@ -70,7 +70,7 @@ func (in inputs) of(name string) value {
 // inline, then run go generate ./internal/config to update README.md.
 var table = []setting{
 	{name: "WARDEN_ENV", flag: "env", def: Development,
-		doc: "`development` or `production` (production requires `WARDEN_SECRET_KEY` and `WARDEN_PUBLIC_URL`, https origins only, and sends HSTS)",
+		doc: "`development` or `production` (production requires a random `WARDEN_SECRET_KEY` and an https `WARDEN_PUBLIC_URL`, allows https origins only, and sends HSTS)",
 		parse: func(c *Config, v value) error {
 			c.Env = strings.ToLower(strings.TrimSpace(v.raw))
 			if c.Env != Development && c.Env != Production {
@@ -82,17 +82,15 @@ var table = []setting{
 		doc:   "listen address",
 		parse: nonEmpty("set a listen address such as 127.0.0.1:8080", func(c *Config, s string) { c.Addr = s })},
 	{name: "WARDEN_DATA_DIR", flag: "data-dir", def: "./warden_data",
-		doc:   "data directory: SQLite database, generated development key, mail outbox",
+		doc:   "data directory (created 0700): SQLite database (created 0600; refused if the group or others may access it), generated development key, mail outbox",
 		parse: nonEmpty("set a directory for the database and generated secrets", func(c *Config, s string) { c.DataDir = s })},
 	{name: "WARDEN_SECRET_KEY",
 		about: "generated in development (`<data dir>/secret_key`, mode 0600)",
-		doc:   "HMAC signing secret, at least 32 bytes",
+		doc:   "HMAC signing secret, at least 32 bytes (48 for `HS384`, 64 for `HS512`); production refuses a guessable one (repeats, counting, few distinct characters): use `openssl rand -base64 48`",
 		parse: func(c *Config, v value) error {
-			// Empty is judged in finish: it depends on the environment.
+			// Judged in finish: whether it may be empty depends on the
+			// environment, its length on the algorithm.
 			c.secretKey = []byte(v.raw)
-			if n := len(c.secretKey); n > 0 && n < 32 {
-				return fmt.Errorf("%s is %d bytes; use at least 32 (openssl rand -base64 48)", v.name, n)
-			}
 			return nil
 		}},
 	{name: "WARDEN_JWT_ALGORITHM", def: "HS256",
@@ -129,7 +127,7 @@ var table = []setting{
 		doc:   "allow credentialed CORS requests",
 		parse: boolean(func(c *Config, b bool) { c.corsCredentials = b })},
 	{name: "WARDEN_TRUSTED_PROXIES",
-		doc: "CIDRs whose `X-Forwarded-For` / `X-Real-IP` / `X-Forwarded-Proto` are believed",
+		doc: "CIDRs whose `X-Forwarded-For` / `X-Real-IP` / `X-Forwarded-Proto` are believed; a list that covers every IPv4 or IPv6 address is refused",
 		parse: func(c *Config, v value) error {
 			tp, err := secure.ParseTrustedProxies(v.raw)
 			if err != nil {
@@ -140,7 +138,7 @@ var table = []setting{
 		}},
 	{name: "WARDEN_PUBLIC_URL", flag: "public-url",
 		about: "`http://` + listen address",
-		doc:   "base URL for links in email",
+		doc:   "base URL for links in email; https in production",
 		parse: func(c *Config, v value) error {
 			// Empty is judged in finish: it defaults to the listen address
 			// outside production.
@@ -217,6 +215,8 @@ func (c *Config) finish(in inputs, failed map[string]bool) []string {
 		add("WARDEN_SECRET_KEY is required in production; generate one with: openssl rand -base64 48")
 	case len(c.secretKey) == 0 && in.of("WARDEN_SECRET_KEY").set:
 		add("WARDEN_SECRET_KEY is set but empty; unset it to use a generated development key, or set at least 32 bytes")
+	case len(c.secretKey) > 0:
+		problems = append(problems, c.checkSecret(anyFailed(in, failed, "WARDEN_JWT_ALGORITHM"))...)
 	}
 
 	if c.PublicURL == "" {
@@ -224,6 +224,13 @@ func (c *Config) finish(in inputs, failed map[string]bool) []string {
 			add("WARDEN_PUBLIC_URL is required in production: links in email must not be built from the listen address")
 		}
 		c.PublicURL = "http://" + c.Addr
+	} else if c.Production() && !anyFailed(in, failed, "WARDEN_PUBLIC_URL") && !strings.HasPrefix(strings.ToLower(c.PublicURL), "https://") {
+		// Email links carry verification and password-reset tokens;
+		// over http anyone on the path reads them. Even http://localhost
+		// is refused: production links are mailed to users, for whom
+		// localhost is their own machine. The URL is not quoted: it may
+		// carry user:password@.
+		add("WARDEN_PUBLIC_URL must be an https URL in production: links in email carry verification and password-reset tokens")
 	}
 
 	if !anyFailed(in, failed, "WARDEN_CORS_ALLOWED_ORIGINS", "WARDEN_CORS_ALLOW_CREDENTIALS") {
@@ -242,6 +249,33 @@ func (c *Config) finish(in inputs, failed map[string]bool) []string {
 		add("WARDEN_REDIS_PREFIX %q must be non-empty, without spaces or glob characters, such as warden:", c.RedisPrefix)
 	}
 	return problems
+}
+
+// checkSecret applies the rules for a configured WARDEN_SECRET_KEY. Its
+// messages give the secret's length at most, never the secret.
+// algFailed reports that WARDEN_JWT_ALGORITHM was refused; then only the
+// 32 bytes that every algorithm needs are asked for.
+func (c *Config) checkSecret(algFailed bool) []string {
+	n := len(c.secretKey)
+	// 32 bytes is what every algorithm needs; HS384 and HS512 need their
+	// hash's size (RFC 7518 section 3.2), which auth.NewJWT would
+	// otherwise refuse only once the server starts.
+	need := 32
+	if m := auth.MinHMACSecretBytes(c.JWTAlgorithm); !algFailed && m > need {
+		need = m
+	}
+	switch {
+	case n < need && need > 32:
+		return []string{fmt.Sprintf("WARDEN_SECRET_KEY is %d bytes, but WARDEN_JWT_ALGORITHM %s needs at least %d (RFC 7518 section 3.2); generate one with: openssl rand -base64 48", n, c.JWTAlgorithm, need)}
+	case n < need:
+		return []string{fmt.Sprintf("WARDEN_SECRET_KEY is %d bytes; use at least 32 (openssl rand -base64 48)", n)}
+	// Only production: a development key such as "dev-secret-dev-secret..."
+	// signs nothing of value, and refusing it would only get in the way.
+	case c.Production() && secretEntropyBits(c.secretKey) < minSecretEntropyBits:
+		// No estimate in the message: it would describe the secret.
+		return []string{fmt.Sprintf("WARDEN_SECRET_KEY looks guessable: it repeats itself, counts or uses few distinct characters, so it holds less than %d bits of randomness; production needs a random one: openssl rand -base64 48", minSecretEntropyBits)}
+	}
+	return nil
 }
 
 func anyFailed(in inputs, failed map[string]bool, names ...string) bool {

@@ -12,7 +12,9 @@
 // synchronous=FULL, foreign keys on and write transactions that take the
 // write lock at BEGIN (so two read-then-write transactions cannot
 // deadlock), which makes an acknowledged write survive kill -9 and power
-// loss alike.
+// loss alike. Its files are private: Open creates the database 0600 (in a
+// 0700 directory when it creates that too) and refuses one that the group
+// or others may read or write.
 package store
 
 import (
@@ -101,6 +103,11 @@ func Connect(rawURL string) (*DB, error) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return nil, fmt.Errorf("store: %w", err)
 		}
+		if path != ":memory:" {
+			if err := privateFile(path); err != nil {
+				return nil, err
+			}
+		}
 		q := url.Values{}
 		q.Add("_pragma", "busy_timeout(10000)")
 		q.Add("_pragma", "journal_mode(WAL)")
@@ -122,6 +129,43 @@ func Connect(rawURL string) (*DB, error) {
 		return &DB{DB: db, Dialect: Postgres}, nil
 	}
 	return nil, fmt.Errorf("store: unknown database scheme %q; use sqlite:///path.db, mysql://user:pass@host:3306/db or postgres://user:pass@host:5432/db", u.Scheme)
+}
+
+// privateFile makes sure that only Warden's user can read or write the
+// SQLite database at path. The database holds password hashes, refresh
+// sessions and API-key digests, so it gets the same rule as the generated
+// secret_key: a missing file is created empty (which SQLite accepts as a
+// new database) with mode 0600 before SQLite opens it, because SQLite
+// would otherwise create it 0644 under the usual umask; an existing file,
+// or its -wal and -shm companions, that the group or others may access is
+// refused rather than quietly tightened, since it may already have been
+// read. SQLite creates the companions (and a rollback -journal) with the
+// mode of the main file, so a private main file keeps them private
+// (TestSQLiteFilesArePrivate checks it).
+func privateFile(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err == nil {
+		return f.Close()
+	}
+	if !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("store: create the database: %w", err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		info, err := os.Stat(p)
+		if p != path && errors.Is(err, fs.ErrNotExist) {
+			continue // not in WAL mode yet, or closed cleanly
+		}
+		if err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+		if !info.Mode().IsRegular() {
+			return fmt.Errorf("store: %s is not a regular file", p)
+		}
+		if info.Mode().Perm()&0o077 != 0 {
+			return fmt.Errorf("store: %s is accessible by other users (mode %04o); it holds password hashes and sessions; run: chmod 600 %s", p, info.Mode().Perm(), p)
+		}
+	}
+	return nil
 }
 
 // openMySQL translates mysql://user:pass@host:port/db?param=value into the

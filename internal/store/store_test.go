@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"testing/fstest"
 
@@ -145,5 +148,93 @@ func TestMigrateRefuses(t *testing.T) {
 	other := fstest.MapFS{"postgres/00001_create.sql": featureFS("x", 1)["postgres/00001_create.sql"]}
 	if err := db.Migrate(ctx, "widgets", other); err == nil {
 		t.Error("Migrate succeeded without migrations for the database's dialect")
+	}
+}
+
+// TestSQLiteFilesArePrivate: the database and the files SQLite keeps
+// beside it are readable by Warden's user only, also when the data
+// directory already existed (so that nothing but the file's own mode
+// protects it), and a database others can read is refused.
+func TestSQLiteFilesArePrivate(t *testing.T) {
+	// The usual umask, under which SQLite on its own creates 0644 files;
+	// set here so that the test does not depend on the caller's.
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+
+	dataDir := t.TempDir()
+	if err := os.Chmod(dataDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dataDir, "warden.db")
+	db, err := store.Open(ctx, "sqlite://"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A write in WAL mode makes SQLite create the -wal and -shm files.
+	if err := db.Migrate(ctx, "widgets", featureFS("widgets", 1)); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		info, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := info.Mode().Perm(); perm != 0o600 {
+			t.Errorf("%s has mode %04o, want 0600", filepath.Base(p), perm)
+		}
+	}
+	db.Close()
+
+	// Reopening the private database works.
+	db, err = store.Open(ctx, "sqlite://"+path)
+	if err != nil {
+		t.Fatalf("a 0600 database was refused: %v", err)
+	}
+	db.Close()
+
+	// A database group or others can read or write is refused, and the
+	// message says how to fix it.
+	for _, mode := range []os.FileMode{0o644, 0o620, 0o604} {
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+		_, err := store.Open(ctx, "sqlite://"+path)
+		if err == nil || !strings.Contains(err.Error(), "chmod 600 "+path) {
+			t.Errorf("mode %04o: err = %v, want one that says chmod 600 %s", mode, err, path)
+		}
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	// So is a leftover WAL file others can read: it holds recent writes.
+	if err := os.WriteFile(path+"-wal", nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path+"-wal", 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Open(ctx, "sqlite://"+path); err == nil || !strings.Contains(err.Error(), "chmod 600 "+path+"-wal") {
+		t.Errorf("readable WAL file: err = %v", err)
+	}
+}
+
+// TestSQLiteCreatesAPrivateDirectory: a data directory Warden creates is
+// 0700.
+func TestSQLiteCreatesAPrivateDirectory(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	dir := filepath.Join(t.TempDir(), "data")
+	db, err := store.Open(ctx, "sqlite://"+filepath.Join(dir, "warden.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	info, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := info.Mode().Perm(); perm != 0o700 {
+		t.Errorf("data directory has mode %04o, want 0700", perm)
 	}
 }
