@@ -262,7 +262,6 @@ func (s *faultStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (
 	return s.Stmt.(driver.StmtExecContext).ExecContext(ctx, args)
 }
 
-
 // clock is a settable clock, safe to read from the Store's goroutines.
 type clock struct {
 	mu sync.Mutex
