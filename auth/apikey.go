@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -73,6 +74,13 @@ func NewAPIKeys(cfg APIKeysConfig) (*APIKeys, error) {
 	}
 	a.sources = append(a.sources, cfg.Sources...)
 	return a, nil
+}
+
+// With returns a copy of a that also consults sources, after a's own: a
+// configured set built (and validated) once can be joined later by a
+// source that opens after configuration, such as keys in a database.
+func (a *APIKeys) With(sources ...APIKeySource) *APIKeys {
+	return &APIKeys{header: a.header, sources: append(slices.Clip(a.sources), sources...)}
 }
 
 // Challenge implements Authenticator.

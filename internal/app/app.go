@@ -97,8 +97,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (_ *App, 
 	if err = a.openAccounts(); err != nil {
 		return nil, err
 	}
-	a.apiKeys, err = auth.NewAPIKeys(auth.APIKeysConfig{Keys: cfg.APIKeys, Sources: []auth.APIKeySource{a.accounts.APIKeySource()}})
-	if err != nil {
+	if cfg.APIKeys != nil {
+		a.apiKeys = cfg.APIKeys.With(a.accounts.APIKeySource())
+	} else if a.apiKeys, err = auth.NewAPIKeys(auth.APIKeysConfig{Sources: []auth.APIKeySource{a.accounts.APIKeySource()}}); err != nil {
 		return nil, err
 	}
 	a.router, err = warden.NewRouter(warden.Config{

@@ -57,11 +57,10 @@ type Config struct {
 	// is allowed.
 	CORS           *secure.CORS
 	TrustedProxies secure.TrustedProxies
-	// APIKeys is the configured key set, already checked by
-	// auth.NewAPIKeys; nil when WARDEN_API_KEYS is unset. It is a list,
-	// not a built *auth.APIKeys, because the server's set also consults
-	// keys stored in the database, which only exists later.
-	APIKeys []auth.APIKey
+	// APIKeys is the configured key set, built and validated; nil when
+	// WARDEN_API_KEYS is unset. The server joins it to the keys stored in
+	// the database (APIKeys.With).
+	APIKeys *auth.APIKeys
 	// JWT settings for tokens this server issues and accepts.
 	JWTAlgorithm string
 	JWTIssuer    string

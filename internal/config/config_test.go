@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -212,8 +213,10 @@ func TestPrecedenceFileEnvFlag(t *testing.T) {
 	if c.Addr != "127.0.0.1:9000" || c.DataDir != "/from/env" || c.MailFrom != "file@example.com" {
 		t.Fatalf("precedence: %+v", c)
 	}
-	if len(c.APIKeys) != 1 || c.APIKeys[0].ID != "ci" || len(c.APIKeys[0].Permissions) != 2 {
-		t.Fatalf("api keys %+v", c.APIKeys)
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Set("X-API-Key", "0123456789abcdef0123456789abcdef")
+	if id, err := c.APIKeys.Authenticate(r); err != nil || id == nil || id.UserID != "apikey:ci" || len(id.Permissions) != 2 {
+		t.Fatalf("api keys: %+v %v", id, err)
 	}
 	if err := os.WriteFile(file, []byte("WARDEN_TYPO=1\n"), 0o600); err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -27,12 +28,23 @@ func FuzzAPIKeysSetting(f *testing.F) {
 			}
 			return
 		}
-		if len(c.APIKeys) == 0 {
+		if c.APIKeys == nil {
 			t.Fatal("accepted an empty key set")
 		}
-		for _, k := range c.APIKeys {
-			if len(k.Secret) < 32 || k.ID == "" {
-				t.Fatalf("accepted weak key %+v", k.ID)
+		// Every accepted entry is a strong key that the built set honours.
+		for _, entry := range strings.Split(value, ",") {
+			entry = strings.TrimSpace(entry)
+			if entry == "" {
+				continue
+			}
+			parts := strings.Split(entry, ":")
+			if len(parts) < 2 || len(parts[1]) < 32 || parts[0] == "" {
+				t.Fatalf("accepted weak entry %q", parts[0])
+			}
+			r := httptest.NewRequest("GET", "/", nil)
+			r.Header.Set("X-API-Key", parts[1])
+			if id, err := c.APIKeys.Authenticate(r); err != nil || id == nil {
+				t.Fatalf("the built set refuses configured key %q: %v", parts[0], err)
 			}
 		}
 	})

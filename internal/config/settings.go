@@ -431,13 +431,13 @@ func parseAPIKeysSetting(c *Config, v value) error {
 		return fmt.Errorf("%s is set but holds no key; unset it to disable configured API keys, or list id:secret entries", v.name)
 	}
 	// auth owns the rules for a key set (id syntax, duplicates, secret
-	// length). Asking it here reports a weak key with every other problem
-	// at start-up; the set the server serves with is built once, in app,
-	// because it also consults the database.
-	if _, err := auth.NewAPIKeys(auth.APIKeysConfig{Keys: keys}); err != nil {
+	// length); building the set here reports a weak key with every other
+	// problem at start-up, and app joins it to the database's keys.
+	set, err := auth.NewAPIKeys(auth.APIKeysConfig{Keys: keys})
+	if err != nil {
 		return fmt.Errorf("%s: %v", v.name, err)
 	}
-	c.APIKeys = keys
+	c.APIKeys = set
 	return nil
 }
 
