@@ -137,6 +137,10 @@ func newStaticKeys(keys []APIKey) (staticKeys, error) {
 			return nil, fmt.Errorf("api keys: key id %q configured twice", k.ID)
 		case len(k.Secret) < minAPIKeyBytes:
 			return nil, fmt.Errorf("api keys: key %q is %d bytes; use at least %d random characters", k.ID, len(k.Secret), minAPIKeyBytes)
+		case len(k.Secret) > maxAPIKeyBytes || !sendable(k.Secret):
+			// Authenticate refuses such a key before looking it up: a
+			// configured one could never be used, which hides a mistake.
+			return nil, fmt.Errorf("api keys: key %q must be at most %d printable ASCII characters without spaces", k.ID, maxAPIKeyBytes)
 		}
 		seen[k.ID] = true
 		set = append(set, staticKey{
@@ -150,6 +154,17 @@ func newStaticKeys(keys []APIKey) (staticKeys, error) {
 		})
 	}
 	return set, nil
+}
+
+// sendable reports whether a key survives a trip in an HTTP header
+// unchanged: printable ASCII, no spaces (Authenticate trims them).
+func sendable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
 }
 
 func (s staticKeys) Lookup(_ context.Context, presented string) (*Identity, error) {

@@ -20,9 +20,15 @@ func FuzzAPIKeysSetting(f *testing.F) {
 	f.Fuzz(func(t *testing.T, value string) {
 		c, err := config.Load(nil, env(map[string]string{"WARDEN_API_KEYS": value}))
 		if err != nil {
+			// Ids are named in errors; a secret that is also some entry's
+			// id cannot be told apart.
+			var ids strings.Builder
+			for _, entry := range strings.Split(value, ",") {
+				ids.WriteString(strconv.Quote(strings.Split(entry, ":")[0]))
+			}
 			for _, entry := range strings.Split(value, ",") {
 				parts := strings.Split(entry, ":")
-				if len(parts) >= 2 && len(parts[1]) >= 8 && !strings.Contains(strconv.Quote(parts[0]), parts[1]) && strings.Contains(err.Error(), parts[1]) {
+				if len(parts) >= 2 && len(parts[1]) >= 8 && !strings.Contains(ids.String(), parts[1]) && strings.Contains(err.Error(), parts[1]) {
 					t.Fatalf("error repeats a secret: %v", err)
 				}
 			}
