@@ -1,0 +1,5 @@
+//go:build !race
+
+package safeimage_test
+
+const raceEnabled = false
