@@ -39,6 +39,18 @@ type Config struct {
 	MaxHeaderCount      int
 	MaxHeaderValueBytes int
 	MaxBodyBytes        int64
+	// RequireDocs refuses, at registration, a route without a Doc option
+	// or with an authentication backend that cannot describe its
+	// credential (auth.Describer): a server whose API document is
+	// generated from the route table turns it on, so that no route is
+	// missing from the document. See router_doc.go.
+	RequireDocs bool
+	// Throttle, when set, is the router-wide default rate limit (such as
+	// ratelimit.PerCaller): it wraps every route's chain right after
+	// authentication, so that a signed-in caller is counted as its user
+	// and an anonymous one by address, before the route's own limits and
+	// guards. A route opts out with Unthrottled (health checks).
+	Throttle func(http.Handler) http.Handler
 }
 
 // Router is an http.Handler that serves registered routes through the
@@ -61,6 +73,7 @@ type core struct {
 	use        []func(http.Handler) http.Handler // router-wide middleware
 	handler    http.Handler                      // the router-wide chain around mux
 	preflights map[string]*preflight
+	routes     []RouteInfo // what Handle registered, for Routes
 }
 
 // NewRouter returns a Router for cfg, or an error when cfg holds an
@@ -141,14 +154,19 @@ func (rt *Router) Group(prefix string, fn func(r *Router)) {
 type Option func(*route)
 
 type route struct {
-	backends   []auth.Authenticator
-	guards     []guard.Guard
-	limits     []limit
-	cors       *secure.CORS
-	corsSet    bool
-	bodyLimit  int64
-	noStore    bool
-	middleware []func(http.Handler) http.Handler
+	backends    []auth.Authenticator
+	guards      []guard.Guard
+	limits      []limit
+	cors        *secure.CORS
+	corsSet     bool
+	bodyLimit   int64
+	multipart   *secure.MultipartLimits
+	noStore     bool
+	middleware  []func(http.Handler) http.Handler
+	doc         *Operation // Doc; see router_doc.go
+	tags        []string   // Tags
+	csp         []string   // CSP: the route's Content-Security-Policy value
+	unthrottled bool       // Unthrottled: Config.Throttle does not apply
 }
 
 type limit struct {
@@ -184,6 +202,14 @@ func Limit(l ratelimit.Limiter, key ratelimit.KeyFunc) Option {
 	return func(r *route) { r.limits = append(r.limits, limit{l, key}) }
 }
 
+// Unthrottled exempts the route from the router-wide throttle
+// (Config.Throttle): for health checks, which a load balancer polls from
+// one address, and static assets. The route's own Limit options still
+// apply.
+func Unthrottled() Option {
+	return func(r *route) { r.unthrottled = true }
+}
+
 // CORS overrides the router's CORS policy for this route; nil disables
 // cross-origin access to it.
 func CORS(c *secure.CORS) Option {
@@ -193,6 +219,16 @@ func CORS(c *secure.CORS) Option {
 // BodyLimit overrides the router's request body limit for this route.
 func BodyLimit(maxBytes int64) Option {
 	return func(r *route) { r.bodyLimit = maxBytes }
+}
+
+// Multipart makes the route take a multipart/form-data body within l:
+// another type is refused with 415 and a missing or overlong boundary with
+// 400, before authentication and before a byte of the body is read, and
+// the body is capped at l.MaxTotalBytes (under the route's BodyLimit, which
+// still applies). The handler reads the parts with secure.ReadMultipart,
+// in memory only.
+func Multipart(l secure.MultipartLimits) Option {
+	return func(r *route) { r.multipart = &l }
 }
 
 // NoStore marks responses as not cacheable (tokens, personal data).
@@ -265,6 +301,7 @@ func (rt *Router) Handle(method, path string, h http.Handler, opts ...Option) {
 		// not a public route. guard.AllowAny makes a public route explicit.
 		panic(fmt.Sprintf("warden: %s %s has no guard; add warden.Require(guard.IsAuthenticated), or guard.AllowAny for a public route", method, path))
 	}
+	c.describe(method, path, &rc)
 	chain := c.compose(h, &rc)
 	for _, p := range variants(path) {
 		c.mux.Handle(method+" "+p, chain)
@@ -284,8 +321,11 @@ func variants(path string) []string {
 }
 
 // compose builds the route's chain once; outermost first: routed marker,
-// CORS, body limit, authentication, rate limits, guards, no-store, custom
-// middleware, handler.
+// the route's CSP, CORS, body limit, multipart limits, authentication, the
+// router-wide throttle, rate limits, guards,
+// no-store, custom middleware, handler. The problems each stage answers
+// are listed for the API description by problemsOf (router_doc.go): a
+// new stage goes there too.
 func (c *core) compose(h http.Handler, rc *route) http.Handler {
 	for _, mw := range slices.Backward(rc.middleware) {
 		h = mw(h)
@@ -299,12 +339,21 @@ func (c *core) compose(h http.Handler, rc *route) http.Handler {
 	for _, l := range slices.Backward(rc.limits) {
 		h = ratelimit.Middleware(c.logger, l.limiter, l.key)(h)
 	}
+	if c.cfg.Throttle != nil && !rc.unthrottled {
+		h = c.cfg.Throttle(h)
+	}
 	if len(rc.backends) > 0 {
 		h = auth.Middleware(c.logger, rc.backends...)(h)
+	}
+	if rc.multipart != nil {
+		h = secure.LimitMultipart(*rc.multipart)(h)
 	}
 	h = secure.BodyLimit(rc.bodyLimit)(h)
 	if rc.cors != nil {
 		h = rc.cors.Handler(h)
+	}
+	if rc.csp != nil {
+		h = withCSP(rc.csp, h)
 	}
 	return markRouted(h)
 }

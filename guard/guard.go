@@ -8,10 +8,15 @@
 // Guards must not write to the response. Object-level checks happen in
 // handlers, through the helpers at the end of this file, after the object
 // is loaded.
+//
+// Guards have names, for API descriptions only (name.go): the built-in
+// ones name themselves ("IsStaff", "HasPermission(books.add_book)"), Named
+// names any other, and Name reads a name without running the guard.
 package guard
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/wardenhq/warden/auth"
 	"github.com/wardenhq/warden/problem"
@@ -38,24 +43,24 @@ func IsStaff(_ *http.Request, id *auth.Identity) bool {
 
 // HasPermission admits identities granted perm.
 func HasPermission(perm string) Guard {
-	return func(_ *http.Request, id *auth.Identity) bool { return id.HasPermission(perm) }
+	return Named("HasPermission("+perm+")", func(_ *http.Request, id *auth.Identity) bool { return id.HasPermission(perm) })
 }
 
 // HasAnyPermission admits identities granted at least one of perms.
 func HasAnyPermission(perms ...string) Guard {
-	return func(_ *http.Request, id *auth.Identity) bool {
+	return Named("HasAnyPermission("+strings.Join(perms, ", ")+")", func(_ *http.Request, id *auth.Identity) bool {
 		for _, p := range perms {
 			if id.HasPermission(p) {
 				return true
 			}
 		}
 		return false
-	}
+	})
 }
 
 // HasAllPermissions admits identities granted every one of perms.
 func HasAllPermissions(perms ...string) Guard {
-	return func(_ *http.Request, id *auth.Identity) bool {
+	return Named("HasAllPermissions("+strings.Join(perms, ", ")+")", func(_ *http.Request, id *auth.Identity) bool {
 		if id == nil {
 			return false
 		}
@@ -65,31 +70,31 @@ func HasAllPermissions(perms ...string) Guard {
 			}
 		}
 		return true
-	}
+	})
 }
 
 // All admits a request only when every guard does.
 func All(guards ...Guard) Guard {
-	return func(r *http.Request, id *auth.Identity) bool {
+	return Named("All("+names(guards)+")", func(r *http.Request, id *auth.Identity) bool {
 		for _, g := range guards {
 			if !g(r, id) {
 				return false
 			}
 		}
 		return true
-	}
+	})
 }
 
 // Any admits a request when at least one guard does.
 func Any(guards ...Guard) Guard {
-	return func(r *http.Request, id *auth.Identity) bool {
+	return Named("Any("+names(guards)+")", func(r *http.Request, id *auth.Identity) bool {
 		for _, g := range guards {
 			if g(r, id) {
 				return true
 			}
 		}
 		return false
-	}
+	})
 }
 
 // Require returns middleware that runs guards in order.

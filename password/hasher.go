@@ -71,6 +71,10 @@ type Stats struct {
 	Waiting int
 	// Busy counts the operations refused with ErrBusy.
 	Busy uint64
+	// Derivations counts the Argon2id computations run so far: hashes,
+	// verifications, dummies and MatchAny alike. Callers that must do the
+	// same work on two paths (a known and an unknown user) can compare it.
+	Derivations uint64
 }
 
 // Hasher hashes and verifies passwords with Argon2id within a memory
@@ -89,7 +93,7 @@ type Hasher struct {
 	dummy      string
 
 	inFlight, peak, waiting atomic.Int64
-	busy                    atomic.Uint64
+	busy, derived           atomic.Uint64
 }
 
 // NewHasher returns a Hasher configured by opts, or an error saying which
@@ -170,6 +174,7 @@ func (h *Hasher) Stats() Stats {
 		PeakInFlight: int(h.peak.Load()),
 		Waiting:      int(h.waiting.Load()),
 		Busy:         h.busy.Load(),
+		Derivations:  h.derived.Load(),
 	}
 }
 
@@ -247,6 +252,7 @@ func (h *Hasher) derive(ctx context.Context, pw, salt []byte, p Params) ([]byte,
 		return nil, err
 	}
 	defer release()
+	h.derived.Add(1)
 	return argon2.IDKey(pw, salt, p.Iterations, p.Memory, p.Parallelism, p.KeyLength), nil
 }
 

@@ -146,6 +146,9 @@ func main() {
 		fmt.Fprintln(os.Stderr, "load: -workers and -rounds must be at least 1, -duration positive, -warmup not negative")
 		os.Exit(2)
 	}
+	if len(targets.names) > 0 {
+		os.Exit(runExternal(o, *asJSON)) // external.go
+	}
 
 	progress := io.Writer(os.Stdout)
 	if *asJSON {
@@ -193,6 +196,7 @@ type side struct {
 	labels pprof.LabelSet
 	url    string
 	header http.Header // sent on every request
+	want   []byte      // the body every answer must have
 	client *http.Client
 	srv    *http.Server
 	res    sideResult
@@ -391,6 +395,7 @@ func startSide(ctx context.Context, name, label string, h http.Handler, header h
 		labels: labels,
 		url:    "http://" + ln.Addr().String() + benchfixture.Path,
 		header: header,
+		want:   []byte(benchfixture.ResponseBody),
 		client: &http.Client{Transport: tr, Timeout: 10 * time.Second},
 		srv:    srv,
 	}, nil
@@ -519,7 +524,7 @@ func (s *side) once(req *http.Request, buf *bytes.Buffer) error {
 		return fmt.Errorf("read body: %w", err)
 	case resp.StatusCode != http.StatusOK:
 		return fmt.Errorf("status %d", resp.StatusCode)
-	case !bytes.Equal(buf.Bytes(), []byte(benchfixture.ResponseBody)):
+	case !bytes.Equal(buf.Bytes(), s.want):
 		return fmt.Errorf("unexpected body %q", buf.Bytes())
 	}
 	return nil

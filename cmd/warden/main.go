@@ -3,9 +3,12 @@
 //	warden serve [--config FILE] [--SETTING VALUE ...]
 //	warden migrate [--config FILE] [--SETTING VALUE ...]
 //	warden user create --username NAME --email ADDR --password-stdin [--admin] [--staff] [--verified] [--permissions a,b]
-//	warden apikey create --name NAME [--user NAME] [--permissions a,b] [--expires 720h]
+//	warden user grant --username NAME --permission PERM [--permission PERM ...]
+//	warden user revoke --username NAME --permission PERM [--permission PERM ...]
+//	warden apikey create --name NAME [--user NAME] [--permissions a,b] [--expires 720h | --no-expiry] [--survives-reset]
 //	warden apikey revoke ID
 //	warden sessions revoke (--user NAME | --session ID)
+//	warden purge
 //	warden token --sub ID [--permissions a,b] [--staff] [--admin] [--ttl 15m]
 //	warden help
 //
@@ -43,9 +46,17 @@ const usage = `usage:
   warden serve [--config FILE] [--SETTING VALUE ...]
   warden migrate [--config FILE] [--SETTING VALUE ...]
   warden user create --username NAME --email ADDR --password-stdin [--admin] [--staff] [--verified] [--permissions a,b]
-  warden apikey create --name NAME [--user NAME] [--permissions a,b] [--expires 720h]
+  warden user grant --username NAME --permission PERM
+  warden user revoke --username NAME --permission PERM
+                               --permission is repeatable; the change reaches the user's
+                               tokens at their next login or refresh
+  warden apikey create --name NAME [--user NAME] [--permissions a,b] [--expires 720h | --no-expiry] [--survives-reset]
+                               a key expires after 90 days unless --expires or --no-expiry
+                               says otherwise; its owner's password reset revokes it
+                               unless --survives-reset
   warden apikey revoke ID
   warden sessions revoke (--user NAME | --session ID)
+  warden purge                 delete expired sessions and tokens now (serve does it every 10 minutes)
   warden token --sub USER_ID [--permissions a,b] [--staff] [--admin] [--ttl 15m]
   warden help                  every setting: variable, flag, default, meaning
 `
@@ -76,12 +87,18 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = migrate(args[1:])
 	case "user create":
 		err = userCreate(args[1:], stdin, stdout, logger)
+	case "user grant":
+		err = userPermissions(args[1:], true, stdout, logger)
+	case "user revoke":
+		err = userPermissions(args[1:], false, stdout, logger)
 	case "apikey create":
 		err = apikeyCreate(args[1:], stdout, logger)
 	case "apikey revoke":
 		err = apikeyRevoke(args[1:], stdout, logger)
 	case "sessions revoke":
 		err = sessionsRevoke(args[1:], stdout, logger)
+	case "purge":
+		err = purge(args[1:], stdout, logger)
 	case "token":
 		err = token(args[1:], stdout, stderr, logger)
 	case "help", "-h", "--help":
@@ -132,7 +149,7 @@ func migrate(args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := accounts.Migrate(context.Background(), db); err != nil {
+	if err := app.Migrate(context.Background(), db); err != nil {
 		db.Close()
 		return err
 	}
@@ -210,20 +227,74 @@ func userCreate(args []string, stdin io.Reader, stdout io.Writer, logger *slog.L
 	})
 }
 
+// userPermissions grants (or revokes) permissions of one user. Access
+// tokens are built from the stored user at login and refresh, so the
+// change reaches the user's tokens then; an access token issued before
+// keeps its claims until it expires (warden sessions revoke ends it now).
+func userPermissions(args []string, grant bool, stdout io.Writer, logger *slog.Logger) error {
+	verb := "revoke"
+	if grant {
+		verb = "grant"
+	}
+	fs := flag.NewFlagSet("warden user "+verb, flag.ContinueOnError)
+	username := fs.String("username", "", "user name")
+	var perms []string
+	fs.Func("permission", "a permission such as books.add_book (repeatable)", func(v string) error {
+		if !accounts.ValidPermission(v) {
+			return fmt.Errorf("%q is not a permission: use <area>.<action> in lower-case letters, digits and '_', such as books.add_book", v)
+		}
+		perms = append(perms, v)
+		return nil
+	})
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *username == "" || len(perms) == 0 || fs.NArg() > 0 {
+		return fmt.Errorf("%w: user %s needs --username and at least one --permission", errUsage, verb)
+	}
+	return withApp(logger, func(ctx context.Context, a *app.App) error {
+		change := a.Accounts().RevokePermission
+		if grant {
+			change = a.Accounts().GrantPermission
+		}
+		err := change(ctx, *username, perms...)
+		if errors.Is(err, accounts.ErrNotFound) {
+			return fmt.Errorf("no user named %q", *username)
+		}
+		if err != nil {
+			return err
+		}
+		done := "revoked " + strings.Join(perms, ", ") + " from "
+		if grant {
+			done = "granted " + strings.Join(perms, ", ") + " to "
+		}
+		fmt.Fprintf(stdout, "%s%s; it takes effect at the user's next login or token refresh\n", done, *username)
+		return nil
+	})
+}
+
 func apikeyCreate(args []string, stdout io.Writer, logger *slog.Logger) error {
 	fs := flag.NewFlagSet("warden apikey create", flag.ContinueOnError)
 	name := fs.String("name", "", "what the key is for")
 	user := fs.String("user", "", "owner's user name (optional)")
 	perms := fs.String("permissions", "", "comma-separated permissions")
-	expires := fs.Duration("expires", 0, "lifetime, such as 720h (default: no expiry)")
+	expires := fs.Duration("expires", defaultAPIKeyLifetime, "lifetime, such as 720h")
+	noExpiry := fs.Bool("no-expiry", false, "create a key that never expires")
+	survives := fs.Bool("survives-reset", false, "keep the key when its owner's password is reset")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *name == "" || *expires < 0 {
-		return fmt.Errorf("%w: apikey create needs --name (and a positive --expires)", errUsage)
+	ttl, err := apikeyLifetime(fs, *expires, *noExpiry)
+	if err != nil {
+		return err
+	}
+	if *name == "" {
+		return fmt.Errorf("%w: apikey create needs --name", errUsage)
 	}
 	return withApp(logger, func(ctx context.Context, a *app.App) error {
-		k, err := a.Accounts().CreateAPIKey(ctx, *name, *user, splitComma(*perms), *expires)
+		k, err := a.Accounts().CreateAPIKeyWith(ctx, accounts.APIKeyOptions{
+			Name: *name, Username: *user, Permissions: splitComma(*perms), TTL: ttl, SurvivesReset: *survives,
+		})
 		if err != nil {
 			return err
 		}

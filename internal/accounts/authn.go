@@ -98,10 +98,20 @@ type NewAPIKey struct {
 	Key string
 }
 
-// CreateAPIKey stores a new key for an operator command.
+// CreateAPIKey stores a new key for an operator command; a password reset
+// of its owner revokes it (see CreateAPIKeyWith).
 func (s *Service) CreateAPIKey(ctx context.Context, name, username string, permissions []string, ttl time.Duration) (*NewAPIKey, error) {
+	return s.CreateAPIKeyWith(ctx, APIKeyOptions{Name: name, Username: username, Permissions: permissions, TTL: ttl})
+}
+
+// CreateAPIKeyWith stores a new key described by o.
+func (s *Service) CreateAPIKeyWith(ctx context.Context, o APIKeyOptions) (*NewAPIKey, error) {
+	name, username, permissions, ttl := o.Name, o.Username, o.Permissions, o.TTL
 	if strings.TrimSpace(name) == "" {
 		return nil, errors.New("accounts: an API key needs a name")
+	}
+	if ttl < 0 {
+		return nil, errors.New("accounts: an API key's lifetime cannot be negative")
 	}
 	var owner any
 	if username != "" {
@@ -126,8 +136,8 @@ func (s *Service) CreateAPIKey(ctx context.Context, name, username string, permi
 	if ttl > 0 {
 		expires = ms(now.Add(ttl))
 	}
-	_, err = s.cfg.DB.ExecContext(ctx, s.cfg.DB.Rebind(`INSERT INTO api_keys (id, name, user_id, secret_hash, permissions, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`),
-		id, name, owner, hex.EncodeToString(sum[:]), joinPerms(permissions), ms(now), expires)
+	_, err = s.cfg.DB.ExecContext(ctx, s.cfg.DB.Rebind(`INSERT INTO api_keys (id, name, user_id, secret_hash, permissions, created_at, expires_at, survives_reset) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+		id, name, owner, hex.EncodeToString(sum[:]), joinPerms(permissions), ms(now), expires, o.SurvivesReset)
 	if err != nil {
 		return nil, unavailable(err)
 	}

@@ -23,25 +23,37 @@ const hasherBusyRetry = 2 * time.Second
 // authBodyLimit bounds every accounts request body; none needs more.
 const authBodyLimit = 16 << 10
 
+// authClientKey keys the per-client limits of the public routes: an IPv4
+// address alone, but an IPv6 address by its /64, since one host usually
+// holds a whole /64 and could otherwise draw on 2^64 buckets.
+var authClientKey = ratelimit.ByIPPrefix(32, 64)
+
 // Mount registers the /api/auth routes on r. apiKeys, when not nil, lets
 // API keys call the routes marked "any" in API.md (only /me).
 func (s *Service) Mount(r *warden.Router, apiKeys auth.Authenticator) error {
-	limit := func(name string) (warden.Option, error) {
+	limit := func(name string, key ratelimit.KeyFunc) (warden.Option, error) {
 		p := s.cfg.AuthRate
 		p.Name = name
 		l, err := s.cfg.NewLimiter(p)
 		if err != nil {
 			return nil, err
 		}
-		return warden.Limit(l, ratelimit.ByIP()), nil
+		return warden.Limit(l, key), nil
 	}
 	limits := map[string]warden.Option{}
 	for _, name := range []string{"register", "login", "refresh", "reset", "resend", "verify"} {
-		o, err := limit(name)
+		o, err := limit(name, authClientKey)
 		if err != nil {
 			return err
 		}
 		limits[name] = o
+	}
+	// Changing a password hashes twice and checks a password: a limit per
+	// user (after authentication, so ByUser sees who), shared between
+	// instances like the others when NewLimiter is.
+	passwordLimit, err := limit("password", ratelimit.ByUser())
+	if err != nil {
+		return err
 	}
 	bearer := warden.Auth(s.Authenticator())
 	anyBackend := bearer
@@ -51,25 +63,25 @@ func (s *Service) Mount(r *warden.Router, apiKeys auth.Authenticator) error {
 	signedIn := warden.Require(guard.IsAuthenticated)
 
 	r.With(warden.NoStore()).Group("/api/auth", func(r *warden.Router) {
-		r.Get("/me", s.handleMe, anyBackend, signedIn)
-		r.Get("/sessions", s.handleSessions, bearer, signedIn)
-		r.Delete("/sessions/{id}", s.handleEndSession, bearer, signedIn)
+		r.Get("/me", s.handleMe, anyBackend, signedIn, docMe)
+		r.Get("/sessions", s.handleSessions, bearer, signedIn, docSessions)
+		r.Delete("/sessions/{id}", s.handleEndSession, bearer, signedIn, docEndSession)
 
 		withBody := r.With(warden.BodyLimit(authBodyLimit))
 		// Anyone may call these: they are how one gets a credential. Each
 		// has its own per-IP limit, which also guards the password hasher.
 		public := withBody.With(warden.Require(guard.AllowAny))
-		public.Post("/register", s.handleRegister, limits["register"])
-		public.Post("/verify-email", s.handleVerifyEmail, limits["verify"])
-		public.Post("/resend-verification", s.handleResend, limits["resend"])
-		public.Post("/login", s.handleLogin, limits["login"])
-		public.Post("/refresh", s.handleRefresh, limits["refresh"])
-		public.Post("/password-reset", s.handleResetRequest, limits["reset"])
-		public.Post("/password-reset/confirm", s.handleResetConfirm, limits["reset"])
+		public.Post("/register", s.handleRegister, limits["register"], docRegister)
+		public.Post("/verify-email", s.handleVerifyEmail, limits["verify"], docVerifyEmail)
+		public.Post("/resend-verification", s.handleResend, limits["resend"], docResend)
+		public.Post("/login", s.handleLogin, limits["login"], docLogin)
+		public.Post("/refresh", s.handleRefresh, limits["refresh"], docRefresh)
+		public.Post("/password-reset", s.handleResetRequest, limits["reset"], docResetRequest)
+		public.Post("/password-reset/confirm", s.handleResetConfirm, limits["reset"], docResetConfirm)
 
-		withBody.Post("/logout", s.handleLogout, bearer, signedIn)
-		withBody.Post("/logout-all", s.handleLogoutAll, bearer, signedIn)
-		withBody.Patch("/password", s.handleChangePassword, bearer, signedIn)
+		withBody.Post("/logout", s.handleLogout, bearer, signedIn, docLogout)
+		withBody.Post("/logout-all", s.handleLogoutAll, bearer, signedIn, docLogoutAll)
+		withBody.Patch("/password", s.handleChangePassword, bearer, signedIn, passwordLimit, docChangePassword)
 	})
 	return nil
 }
@@ -119,11 +131,14 @@ func (s *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, ErrNotVerified):
 		problem.Write(w, http.StatusForbidden, "The email address is not verified yet; follow the link we sent, or ask for a new one.")
 	case errors.As(err, &throttled):
-		detail := "Too many failed login attempts; wait before trying again."
+		// Logins and password changes share the account's count.
+		detail := "Too many failed password attempts; wait before trying again."
 		if throttled.NeedsReset {
-			detail = "Too many failed login attempts; reset the password to sign in again."
+			detail = "Too many failed password attempts; reset the password to sign in again."
 		}
 		problem.WriteRetry(w, http.StatusTooManyRequests, throttled.RetryAfter, detail)
+	case errors.Is(err, errHashShare):
+		problem.WriteRetry(w, http.StatusTooManyRequests, hasherBusyRetry, "Too many password checks for this account at once; try again in a moment.")
 	case errors.Is(err, password.ErrBusy):
 		problem.WriteRetry(w, http.StatusServiceUnavailable, hasherBusyRetry, "The server is busy; try again in a moment.")
 	case errors.Is(err, ErrInvalidToken):
@@ -176,12 +191,15 @@ func (s *Service) handleVerifyEmail(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	// device is an extra member here (API.md lists it for login only):
+	// the client that verified may keep it like a login's.
 	warden.WriteJSON(w, http.StatusOK, struct {
 		Message string   `json:"message"`
 		Access  string   `json:"access"`
 		Refresh string   `json:"refresh"`
+		Device  string   `json:"device"`
 		User    userView `json:"user"`
-	}{"Email verified.", t.Access, t.Refresh, viewOf(t.User)})
+	}{"Email verified.", t.Access, t.Refresh, t.Device, viewOf(t.User)})
 }
 
 func (s *Service) handleResend(w http.ResponseWriter, r *http.Request) {
@@ -205,6 +223,7 @@ func (s *Service) handleLogin(w http.ResponseWriter, r *http.Request) {
 		Username string `json:"username"`
 		Email    string `json:"email"`
 		Password string `json:"password"`
+		Device   string `json:"device"`
 	}
 	if !secure.DecodeJSON(w, r, &in) {
 		return
@@ -217,7 +236,9 @@ func (s *Service) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, ErrBadCredentials)
 		return
 	}
-	t, err := s.Login(r.Context(), login, in.Password, clientOf(r))
+	c := clientOf(r)
+	c.Device = in.Device
+	t, err := s.Login(r.Context(), login, in.Password, c)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -225,8 +246,9 @@ func (s *Service) handleLogin(w http.ResponseWriter, r *http.Request) {
 	warden.WriteJSON(w, http.StatusOK, struct {
 		Access  string   `json:"access"`
 		Refresh string   `json:"refresh"`
+		Device  string   `json:"device"`
 		User    userView `json:"user"`
-	}{t.Access, t.Refresh, viewOf(t.User)})
+	}{t.Access, t.Refresh, t.Device, viewOf(t.User)})
 }
 
 func (s *Service) handleRefresh(w http.ResponseWriter, r *http.Request) {

@@ -27,15 +27,23 @@ import (
 	"github.com/wardenhq/warden/password"
 	"github.com/wardenhq/warden/ratelimit"
 	"github.com/wardenhq/warden/revoke"
+	"github.com/wardenhq/warden/secure"
 )
 
 var testSecret = []byte("accounts-test-secret-that-is-long-enough")
 
 // clock is a shared adjustable clock for the service, the signer and the
 // verifier.
-type clock struct{ offset atomic.Int64 }
+// A frozen clock (base set) moves only by Advance, for tests whose
+// expectations must not depend on how long hashing takes.
+type clock struct{ offset, base atomic.Int64 }
 
-func (c *clock) Now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
+func (c *clock) Now() time.Time {
+	if b := c.base.Load(); b != 0 {
+		return time.Unix(0, b).Add(time.Duration(c.offset.Load()))
+	}
+	return time.Now().Add(time.Duration(c.offset.Load()))
+}
 func (c *clock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
 
 type harness struct {
@@ -56,16 +64,35 @@ type options struct {
 	engine      storetest.Engine
 	// smtpURL sends mail over SMTP instead of to the outbox.
 	smtpURL string
+	// trustLoopbackProxy believes X-Forwarded-For from the test client,
+	// so that a test can choose its client address.
+	trustLoopbackProxy bool
+	// failures replaces the database's failed-login counter.
+	failures accounts.FailureCounter
+	// hashesPerKey is Config.HashesPerKey.
+	hashesPerKey int
+	// frozenClock stops the clock but for Advance.
+	frozenClock bool
+	// db replaces the database the harness opens on engine (oracle tests
+	// count its statements); jobQueue is Config.JobQueue.
+	db       *store.DB
+	jobQueue int
 }
 
 func newHarness(t testing.TB, o options) *harness {
 	t.Helper()
 	dir := t.TempDir()
 	h := &harness{t: t, logs: &logtest.Buffer{}, clock: &clock{}, outbox: filepath.Join(dir, "outbox")}
+	if o.frozenClock {
+		h.clock.base.Store(time.Now().UnixNano())
+	}
 	logger := slog.New(slog.NewJSONHandler(h.logs, nil))
-	db, err := store.Open(context.Background(), o.engine.NewURL(t))
-	if err != nil {
-		t.Fatal(err)
+	db := o.db
+	var err error
+	if db == nil {
+		if db, err = store.Open(context.Background(), o.engine.NewURL(t)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	t.Cleanup(func() { db.Close() })
 	if err := accounts.Migrate(context.Background(), db); err != nil {
@@ -111,12 +138,21 @@ func newHarness(t testing.TB, o options) *harness {
 		Logger:       logger,
 		RefreshGrace: grace,
 		AuthRate:     ratelimit.Policy{Name: "auth", Rate: float64(perMin) / 60, Burst: perMin},
+		Failures:     o.failures,
+		HashesPerKey: o.hashesPerKey,
+		JobQueue:     o.jobQueue,
 		Now:          h.clock.Now,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := warden.NewRouter(warden.Config{Logger: logger})
+	rcfg := warden.Config{Logger: logger}
+	if o.trustLoopbackProxy {
+		if rcfg.TrustedProxies, err = secure.ParseTrustedProxies("127.0.0.1,::1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := warden.NewRouter(rcfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,6 +231,12 @@ var tokenInLink = regexp.MustCompile(`token=([A-Za-z0-9_-]{20,})`)
 func (h *harness) mails(addr string) []string {
 	h.t.Helper()
 	h.svc.Wait()
+	return h.mailsNow(addr)
+}
+
+// mailsNow is mails without waiting for queued mail.
+func (h *harness) mailsNow(addr string) []string {
+	h.t.Helper()
 	entries, _ := os.ReadDir(h.outbox)
 	var out []string
 	for _, e := range entries {

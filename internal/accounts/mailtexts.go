@@ -25,7 +25,7 @@ import (
 
 // maxMailUsernameLength is the longest username the message builders
 // accept, in characters. The builders guard the body on their own rather
-// than rely on validateUsername, so that a later change of the username
+// than rely on checkUsername, so that a later change of the username
 // policy cannot open the texts to injected lines or unbounded size.
 const maxMailUsernameLength = 256
 
@@ -191,7 +191,7 @@ func renderMail(to, subject, username, link string, text *texttemplate.Template,
 // checkMailUsername refuses usernames that could add lines to the
 // plain-text body: the username is chosen by whoever registers, who may
 // not own the mailbox. Which characters a username may hold is
-// validateUsername's business.
+// checkUsername's business.
 func checkMailUsername(username string) error {
 	switch {
 	case username == "":

@@ -63,7 +63,10 @@ func Migrate(ctx context.Context, db *store.DB) error {
 	if err != nil {
 		return err
 	}
-	return db.Migrate(ctx, "accounts", dirs)
+	if err := db.Migrate(ctx, "accounts", dirs); err != nil {
+		return err
+	}
+	return backfillUsernameKeys(ctx, db)
 }
 
 // repo is the SQL repository. Queries are portable SQL with '?'
@@ -136,22 +139,23 @@ func scanUser(row interface{ Scan(...any) error }) (*User, error) {
 
 func (r *repo) createUser(ctx context.Context, u *User, now time.Time) error {
 	return r.db.InTx(ctx, func(tx *sql.Tx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, r.db.Rebind(`SELECT COUNT(*) FROM users WHERE username_key = ?`), key(u.Username)).Scan(&n); err != nil {
-			return unavailable(err)
+		taken, err := r.usernameTakenTx(ctx, tx, u.Username)
+		if err != nil {
+			return err
 		}
-		if n > 0 {
+		if taken {
 			return ErrUsernameTaken
 		}
+		var n int
 		if err := tx.QueryRowContext(ctx, r.db.Rebind(`SELECT COUNT(*) FROM users WHERE email_key = ?`), key(u.Email)).Scan(&n); err != nil {
 			return unavailable(err)
 		}
 		if n > 0 {
 			return ErrEmailTaken
 		}
-		_, err := tx.ExecContext(ctx, r.db.Rebind(`INSERT INTO users (id, username, username_key, email, email_key, password_hash, first_name, last_name, is_staff, is_admin, email_verified, permissions, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			u.ID, u.Username, key(u.Username), u.Email, key(u.Email), u.PasswordHash, u.FirstName, u.LastName,
+		_, err = tx.ExecContext(ctx, r.db.Rebind(`INSERT INTO users (id, username, username_key, username_norm, email, email_key, password_hash, first_name, last_name, is_staff, is_admin, email_verified, permissions, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			u.ID, u.Username, key(u.Username), usernameKey(u.Username), u.Email, key(u.Email), u.PasswordHash, u.FirstName, u.LastName,
 			u.IsStaff, u.IsAdmin, u.EmailVerified, joinPerms(u.Permissions), ms(now), ms(now))
 		if err != nil {
 			// A concurrent registration won the unique index.
@@ -191,16 +195,6 @@ func (r *repo) userByEmail(ctx context.Context, email string) (*User, error) {
 
 func (r *repo) userByUsername(ctx context.Context, username string) (*User, error) {
 	return r.userBy(ctx, "username_key", key(username))
-}
-
-// userByLogin finds a user by username, or by email when login holds '@'.
-func (r *repo) userByLogin(ctx context.Context, login string) (*User, error) {
-	if strings.Contains(login, "@") {
-		if u, err := r.userByEmail(ctx, login); !errors.Is(err, ErrNotFound) {
-			return u, err
-		}
-	}
-	return r.userByUsername(ctx, login)
 }
 
 func (r *repo) setPasswordHash(ctx context.Context, userID, hash string, now time.Time) error {
@@ -281,8 +275,10 @@ type rotation struct {
 
 // rotateRefresh spends the refresh token with digest old and stores its
 // successor newDigest, all in one transaction. A token already spent within
-// grace is honoured again (racing tabs); one spent earlier revokes the
-// whole session and reports Reused.
+// grace is honoured again (racing tabs) with the successor its first use
+// stored, which the caller derives again byte for byte: no second chain is
+// ever stored. One spent earlier revokes the whole session and reports
+// Reused.
 func (r *repo) rotateRefresh(ctx context.Context, old, newDigest string, now time.Time, grace time.Duration, refreshTTL time.Duration) (rotation, error) {
 	var out rotation
 	err := r.db.InTx(ctx, func(tx *sql.Tx) error {
@@ -308,14 +304,14 @@ func (r *repo) rotateRefresh(ctx context.Context, old, newDigest string, now tim
 				out.Reused = true
 				return nil
 			}
-		} else {
-			res, err := tx.ExecContext(ctx, r.db.Rebind(`UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL`), ms(now), old)
-			if err != nil {
-				return unavailable(err)
-			}
-			if n, _ := res.RowsAffected(); n != 1 {
-				return errInvalidToken
-			}
+			return r.successorStoredTx(ctx, tx, out.SessionID, newDigest)
+		}
+		res, err := tx.ExecContext(ctx, r.db.Rebind(`UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL`), ms(now), old)
+		if err != nil {
+			return unavailable(err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return errInvalidToken
 		}
 		exp := now.Add(refreshTTL)
 		if exp.After(fromMS(sessExp)) {

@@ -44,6 +44,16 @@ type FailureCounter interface {
 	Record(ctx context.Context, key string, now time.Time) (int, error)
 	// Clear forgets the keys.
 	Clear(ctx context.Context, keys ...string) error
+	// Reserve counts one failure under key before a password is checked,
+	// unless Backoff refuses an attempt at now. It returns the count and
+	// the last failure as they were before, and whether the attempt was
+	// counted. Reading, deciding and counting are one atomic step, so
+	// that concurrent attempts cannot all pass a check that none of them
+	// had counted yet: at most FreeFailures run before the backoff.
+	Reserve(ctx context.Context, key string, now time.Time) (failures int, last time.Time, reserved bool, err error)
+	// Release takes back one failure that Reserve counted for an attempt
+	// whose password was never compared (the hasher was busy).
+	Release(ctx context.Context, key string) error
 }
 
 // FailureMemory is how long a failure counter remembers its last failure.
@@ -51,12 +61,12 @@ const FailureMemory = failureMemory
 
 // Config wires the service. Zero durations take the defaults in API.md.
 type Config struct {
-	DB         *store.DB
-	Hasher     *password.Hasher
-	Policy     password.Policy
-	Mailer     mail.Mailer
-	PublicURL  string
-	Signer *auth.Signer
+	DB        *store.DB
+	Hasher    *password.Hasher
+	Policy    password.Policy
+	Mailer    mail.Mailer
+	PublicURL string
+	Signer    *auth.Signer
 	// JWT verifies the access tokens Signer issues; it must have a
 	// revocation store, through which logouts and password events revoke
 	// tokens on every route that accepts them.
@@ -64,11 +74,31 @@ type Config struct {
 	Logger *slog.Logger
 	// Failures counts failed logins; the database when nil.
 	Failures FailureCounter
+	// HashesPerKey is how many password hashes one account (one failure
+	// key) may have in flight at once on this instance; 2 when 0.
+	HashesPerKey int
 
 	RefreshTTL   time.Duration // 7 days
 	RefreshGrace time.Duration // racing tabs; 5 s when 0, negative for none
-	VerifyTTL    time.Duration // 24 h
-	ResetTTL     time.Duration // 1 h
+	// RefreshSecret keys the derivation of each refresh token's successor
+	// (see successorOf); every instance must have the same one. When
+	// empty it is derived from Signer's HMAC secret (RefreshSecretFrom),
+	// or drawn at random for a signer with another kind of key.
+	RefreshSecret []byte
+	// PurgeInterval is how often expired sessions and tokens are deleted
+	// (see Purge); 10 minutes when 0, negative for never.
+	PurgeInterval time.Duration
+	VerifyTTL     time.Duration // 24 h
+	ResetTTL      time.Duration // 1 h
+	// RegistrationTTL is how long an unverified registration (an account
+	// or a pending row, see pending.go) holds its username and address
+	// before it lapses; resend-verification starts it again. 7 days when 0.
+	RegistrationTTL time.Duration
+	// JobQueue bounds the background jobs waiting to run (the look-ups,
+	// links and mail of register, resend-verification and password-reset,
+	// done after the answer; see jobs.go); 1024 when 0. JobWorkers bounds
+	// the goroutines running them; 4 when 0.
+	JobQueue, JobWorkers int
 	// AuthRate limits register, login, refresh, reset and resend per client
 	// IP; 5 per minute when zero.
 	AuthRate ratelimit.Policy
@@ -85,6 +115,9 @@ type Service struct {
 	log    *slog.Logger
 	now    func() time.Time
 	mailWG sync.WaitGroup
+	hashes hashShares // password hashes in flight per failure key
+	purge  *purger    // background deletion of expired rows; see purge.go
+	bg     *flows     // job queue, mail throttle, installation secret; see pending.go
 }
 
 // New validates cfg and returns the service.
@@ -113,12 +146,18 @@ func New(cfg Config) (*Service, error) {
 	if cfg.ResetTTL == 0 {
 		cfg.ResetTTL = time.Hour
 	}
+	if cfg.RegistrationTTL == 0 {
+		cfg.RegistrationTTL = 7 * 24 * time.Hour
+	}
 	if cfg.AuthRate.Rate == 0 {
 		cfg.AuthRate = ratelimit.Policy{Name: "auth", Rate: 5.0 / 60, Burst: 5}
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	// The mail throttle's limiters keep to cfg.Now when built in memory
+	// (newMailThrottle), which the default below does not.
+	mailLimiter := cfg.NewLimiter
 	if cfg.NewLimiter == nil {
 		cfg.NewLimiter = func(p ratelimit.Policy) (ratelimit.Limiter, error) {
 			return ratelimit.NewMemory(p, ratelimit.MemoryOptions{})
@@ -128,10 +167,20 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Failures == nil {
 		cfg.Failures = sqlFailures{r}
 	}
-	return &Service{cfg: cfg, repo: r, log: cfg.Logger, now: cfg.Now}, nil
+	var err error
+	if cfg.RefreshSecret, err = refreshSecret(cfg); err != nil {
+		return nil, err
+	}
+	s := &Service{cfg: cfg, repo: r, log: cfg.Logger, now: cfg.Now}
+	if err := s.startFlows(mailLimiter); err != nil {
+		return nil, err
+	}
+	s.startPurger(cfg.PurgeInterval)
+	return s, nil
 }
 
-// Wait blocks until mail queued by earlier requests has been handed over.
+// Wait blocks until the background jobs (jobs.go) and the mail queued by
+// earlier requests have run and been handed over.
 func (s *Service) Wait() { s.mailWG.Wait() }
 
 // event logs a security event. Attributes never carry secrets.
@@ -185,95 +234,61 @@ func (e *ValidationError) orNil() error {
 	return e
 }
 
-// Register creates an unverified account and mails a verification link.
-// A taken email gets the same answer as a new one (the owner is told by
-// mail instead); the returned user then carries a fresh id that matches no
-// account.
+// Register creates an unverified registration and, in the background,
+// mails a verification link. A taken email gets the same answer, and
+// leaves the same kind of registration behind (a pending row, see
+// pending.go), as a free one; the owner is told by mail instead of the
+// caller. Both paths hash once, run the same statements and queue one job.
 func (s *Service) Register(ctx context.Context, in RegisterInput) (*User, error) {
 	// Hash before looking anything up, so a taken email costs the same.
 	u, err := s.newUser(ctx, in)
 	if err != nil {
 		return nil, err
 	}
-	now := s.now()
-	err = s.repo.createUser(ctx, u, now)
+	pending, err := s.repo.insertRegistration(ctx, u, s.now(), s.cfg.RegistrationTTL)
 	switch {
 	case errors.Is(err, ErrUsernameTaken):
 		verr := &ValidationError{}
 		verr.add("username", "A user with that username already exists.")
 		return nil, verr
-	case errors.Is(err, ErrEmailTaken):
-		// Tell the owner, at the address on file, instead of the caller.
-		owner, err := s.repo.userByEmail(ctx, u.Email)
-		if err != nil {
-			return nil, err
-		}
-		s.event(ctx, slog.LevelInfo, "register_existing_email", slog.String("user_id", owner.ID))
-		s.send(func() (mail.Message, error) { return accountExistsNotice(owner.Email, s.cfg.PublicURL) })
-		return &User{ID: uuid.NewString(), Username: u.Username, Email: u.Email}, nil
 	case err != nil:
 		return nil, err
 	}
-	if err := s.mailVerification(ctx, u, now); err != nil {
-		return nil, err
-	}
-	s.event(ctx, slog.LevelInfo, "registered", slog.String("user_id", u.ID))
-	return u, nil
+	s.enqueue(ctx, "registration", func(ctx context.Context) { s.registrationJob(ctx, u, pending) })
+	return &User{ID: u.ID, Username: u.Username, Email: u.Email}, nil
 }
 
 // newUser validates a new account's fields and hashes its password; the
 // user is not stored yet.
 func (s *Service) newUser(ctx context.Context, in RegisterInput) (*User, error) {
 	verr := &ValidationError{}
-	validateUsername(verr, in.Username)
+	username := checkUsername(verr, in.Username)
 	email := validateEmail(verr, in.Email)
 	validateName(verr, "first_name", in.FirstName)
 	validateName(verr, "last_name", in.LastName)
-	for _, m := range s.cfg.Policy.Validate(in.Password, in.Username, email) {
+	for _, m := range s.cfg.Policy.Validate(in.Password, username, email) {
 		verr.add("password", m)
 	}
 	if err := verr.orNil(); err != nil {
 		return nil, err
 	}
-	hash, err := s.cfg.Hasher.Hash(ctx, in.Password)
+	// Under the address's registration salt, so that a login by address
+	// can check pending registrations in one derivation (pending.go).
+	hash, err := s.registrationHash(ctx, email, in.Password)
 	if err != nil {
 		return nil, err
 	}
-	return &User{ID: uuid.NewString(), Username: in.Username, Email: email, PasswordHash: hash,
+	return &User{ID: uuid.NewString(), Username: username, Email: email, PasswordHash: hash,
 		FirstName: in.FirstName, LastName: in.LastName, Permissions: []string{}}, nil
 }
 
-func (s *Service) mailVerification(ctx context.Context, u *User, now time.Time) error {
-	plain, digest, err := newToken()
-	if err != nil {
-		return err
-	}
-	if err := s.repo.invalidateOneTimeTokens(ctx, u.ID, purposeVerify, now); err != nil {
-		return err
-	}
-	if err := s.repo.createOneTimeToken(ctx, u.ID, purposeVerify, digest, now, s.cfg.VerifyTTL); err != nil {
-		return err
-	}
-	s.send(func() (mail.Message, error) {
-		return verificationMessage(u.Email, u.Username, s.cfg.PublicURL, plain)
-	})
-	return nil
-}
-
 // ResendVerification mails a new link when email names an unverified
-// account, and silently does nothing otherwise.
+// account, and silently does nothing otherwise. The request only queues
+// the job (resendJob) that decides, for any email alike, so neither its
+// answer nor its time depends on the address.
 func (s *Service) ResendVerification(ctx context.Context, email string) error {
-	u, err := s.repo.userByEmail(ctx, email)
-	if errors.Is(err, ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if u.EmailVerified {
-		return nil
-	}
-	return s.mailVerification(ctx, u, s.now())
+	s.enqueue(ctx, "resend_verification", func(ctx context.Context) { s.resendJob(ctx, email) })
+	return nil
 }
 
 // Tokens is a successful login.
@@ -281,12 +296,17 @@ type Tokens struct {
 	Access  string
 	Refresh string
 	User    *User
+	// Device is the device the client keeps for later logins (see
+	// devices.go); a secret: never log it.
+	Device string
 }
 
 // Client describes where a login comes from, for the sessions list.
 type Client struct {
 	UserAgent string
 	IP        string
+	// Device is the device the client presented, if any (see devices.go).
+	Device string
 }
 
 // VerifyEmail spends a verification token, marks the email verified and
@@ -299,8 +319,18 @@ func (s *Service) VerifyEmail(ctx context.Context, token string, c Client) (*Tok
 		if userID, err = s.repo.consumeOneTimeToken(ctx, tx, digestOf(token), purposeVerify, now); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, s.cfg.DB.Rebind(`UPDATE users SET email_verified = ?, updated_at = ? WHERE id = ?`), true, ms(now), userID)
-		return unavailable(err)
+		// A pending registration (claimed_email_key) can never be verified;
+		// none has a link, and this refuses one that somehow would. Nor
+		// can a lapsed registration, which a link may outlive.
+		res, err := tx.ExecContext(ctx, s.cfg.DB.Rebind(`UPDATE users SET email_verified = ?, registration_expires_at = NULL, updated_at = ?
+			WHERE id = ? AND claimed_email_key IS NULL AND (registration_expires_at IS NULL OR registration_expires_at > ?)`), true, ms(now), userID, ms(now))
+		if err != nil {
+			return unavailable(err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return errInvalidToken
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -310,7 +340,7 @@ func (s *Service) VerifyEmail(ctx context.Context, token string, c Client) (*Tok
 		return nil, err
 	}
 	s.event(ctx, slog.LevelInfo, "email_verified", slog.String("user_id", u.ID))
-	return s.startSession(ctx, u, c, now)
+	return s.startSessionWithDevice(ctx, u, c, nil, now)
 }
 
 // Login outcomes beyond ErrBadCredentials.
@@ -335,52 +365,49 @@ func (e *ThrottledError) Error() string { return "accounts: too many failed logi
 // Login checks a username (or email) and password and starts a session.
 func (s *Service) Login(ctx context.Context, login, pw string, c Client) (*Tokens, error) {
 	now := s.now()
-	u, err := s.repo.userByLogin(ctx, login)
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	u, counted, err := s.loginUser(ctx, login, now)
+	if err != nil {
 		return nil, err
 	}
 	// Failures are counted per account, or per name tried when there is no
-	// account, so that throttling looks the same either way.
-	failKey := "n:" + key(login)
-	if u != nil {
-		failKey = "u:" + u.ID
-	}
-	// The counter may live in Redis: any error of it is an outage (503),
-	// and a login is never attempted without it.
-	failures, last, err := s.cfg.Failures.Failures(ctx, failKey, now)
-	if err != nil {
-		return nil, unavailable(err)
-	}
-	if wait, reset := backoff(failures, last, now); wait > 0 {
-		s.event(ctx, slog.LevelWarn, "login_throttled", slog.Int("failures", failures))
-		return nil, &ThrottledError{RetryAfter: wait, NeedsReset: reset}
-	}
-	var ok, rehash bool
-	if u == nil {
-		err = s.cfg.Hasher.VerifyDummy(ctx, pw)
-	} else {
-		ok, rehash, err = s.cfg.Hasher.Verify(ctx, pw, u.PasswordHash)
-	}
+	// account, so that throttling looks the same either way; a valid
+	// device of the account has a count of its own, so that strangers'
+	// failures do not keep out a client that logged in before.
+	dev, err := s.presentedDevice(ctx, c.Device, u, now)
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
-		n, err := s.cfg.Failures.Record(ctx, failKey, now)
-		if err != nil {
-			return nil, unavailable(err)
-		}
-		attrs := []slog.Attr{slog.Int("failures", n)}
+	failKey := loginFailKey(login, counted, dev) // counted: see loginUser
+	release, err := s.hashes.acquire(failKey, s.cfg.HashesPerKey)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	var rehash bool
+	ok, failures, err := s.checkPassword(ctx, failKey, now, func() (bool, error) {
+		// The account's password and, for a login by address, those of the
+		// pending registrations that claim it (pending.go). A match of an
+		// unverified one is ErrNotVerified: neither a failure nor a
+		// success, the attempt is given back and the count stays as it was.
+		return s.loginCheck(ctx, login, pw, u, now, &rehash)
+	})
+	var throttled *ThrottledError
+	switch {
+	case errors.As(err, &throttled):
+		s.event(ctx, slog.LevelWarn, "login_throttled", slog.Int("failures", failures))
+		return nil, err
+	case err != nil:
+		return nil, err
+	case !ok:
+		attrs := []slog.Attr{slog.Int("failures", failures)}
 		if u != nil {
 			attrs = append(attrs, slog.String("user_id", u.ID))
 		}
+		if dev != nil {
+			attrs = append(attrs, slog.String("device_id", dev.ID))
+		}
 		s.event(ctx, slog.LevelWarn, "login_failed", attrs...)
 		return nil, ErrBadCredentials
-	}
-	if !u.EmailVerified {
-		return nil, ErrNotVerified
-	}
-	if err := s.cfg.Failures.Clear(ctx, failKey); err != nil {
-		return nil, unavailable(err)
 	}
 	if rehash {
 		if h, err := s.cfg.Hasher.Hash(ctx, pw); err == nil {
@@ -390,7 +417,7 @@ func (s *Service) Login(ctx context.Context, login, pw string, c Client) (*Token
 		}
 	}
 	s.event(ctx, slog.LevelInfo, "login_succeeded", slog.String("user_id", u.ID))
-	return s.startSession(ctx, u, c, now)
+	return s.startSessionWithDevice(ctx, u, c, dev, now)
 }
 
 // backoff returns how long a login under a key with failures consecutive
@@ -450,11 +477,10 @@ func (s *Service) accessToken(u *User, sessionID string) (string, error) {
 // Refresh rotates a refresh token.
 func (s *Service) Refresh(ctx context.Context, refresh string) (*Tokens, error) {
 	now := s.now()
-	plain, digest, err := newToken()
-	if err != nil {
-		return nil, err
-	}
-	rot, err := s.repo.rotateRefresh(ctx, digestOf(refresh), digest, now, s.cfg.RefreshGrace, s.cfg.RefreshTTL)
+	// The successor is derived, not drawn: every answer for this token
+	// inside the grace window carries the same one (API.md).
+	plain := s.successorOf(refresh)
+	rot, err := s.repo.rotateRefresh(ctx, digestOf(refresh), digestOf(plain), now, s.cfg.RefreshGrace, s.cfg.RefreshTTL)
 	if errors.Is(err, errRefreshReuse) {
 		s.event(ctx, slog.LevelWarn, "refresh_token_reuse", slog.String("user_id", rot.UserID), slog.String("session_id", rot.SessionID))
 		// The login is over in the database; its access tokens end too.
@@ -561,29 +587,11 @@ func (s *Service) revocationFailed(ctx context.Context, userID string, err error
 	return fmt.Errorf("%w: revocation: %v", store.ErrUnavailable, err)
 }
 
-// RequestReset mails a reset link when email names an account; it does
-// the same visible work either way.
+// RequestReset mails a reset link when email names an account. The
+// request only queues the job (resetJob) that decides, for any email
+// alike, so neither its answer nor its time depends on the address.
 func (s *Service) RequestReset(ctx context.Context, email string) error {
-	now := s.now()
-	plain, digest, err := newToken()
-	if err != nil {
-		return err
-	}
-	u, err := s.repo.userByEmail(ctx, email)
-	if errors.Is(err, ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if err := s.repo.invalidateOneTimeTokens(ctx, u.ID, purposeReset, now); err != nil {
-		return err
-	}
-	if err := s.repo.createOneTimeToken(ctx, u.ID, purposeReset, digest, now, s.cfg.ResetTTL); err != nil {
-		return err
-	}
-	s.event(ctx, slog.LevelInfo, "password_reset_requested", slog.String("user_id", u.ID))
-	s.send(func() (mail.Message, error) { return resetMessage(u.Email, u.Username, s.cfg.PublicURL, plain) })
+	s.enqueue(ctx, "password_reset", func(ctx context.Context) { s.resetJob(ctx, email) })
 	return nil
 }
 
@@ -616,6 +624,7 @@ func (s *Service) ConfirmReset(ctx context.Context, token, newPassword string) e
 	if err != nil {
 		return err
 	}
+	var keysRevoked int64
 	err = s.cfg.DB.InTx(ctx, func(tx *sql.Tx) error {
 		if _, err := s.repo.consumeOneTimeToken(ctx, tx, digest, purposeReset, now); err != nil {
 			return err
@@ -623,12 +632,22 @@ func (s *Service) ConfirmReset(ctx context.Context, token, newPassword string) e
 		if _, err := tx.ExecContext(ctx, s.cfg.DB.Rebind(`UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`), hash, ms(now), userID); err != nil {
 			return unavailable(err)
 		}
-		return nil
+		// In the same transaction: a reset never commits with the keys
+		// still live.
+		var err error
+		keysRevoked, err = s.repo.revokeKeysOnResetTx(ctx, tx, userID, now)
+		return err
 	})
 	if err != nil {
 		return err
 	}
+	s.logKeysRevokedOnReset(ctx, userID, keysRevoked)
 	if _, err := s.endEverything(ctx, userID, "password reset"); err != nil {
+		return err
+	}
+	// A reset is how an account is recovered: no client keeps the
+	// exemption a device gave it before.
+	if err := s.repo.deleteDevices(ctx, userID); err != nil {
 		return err
 	}
 	if err := s.cfg.Failures.Clear(ctx, "u:"+userID); err != nil {
@@ -651,12 +670,28 @@ func (s *Service) ChangePassword(ctx context.Context, id *auth.Identity, current
 	if err != nil {
 		return err
 	}
-	ok, _, err := s.cfg.Hasher.Verify(ctx, current, u.PasswordHash)
+	// Wrong current passwords count toward the account's login backoff,
+	// so that a stolen access token is no way around it; the account's
+	// share of the hashing budget covers both hashes below.
+	failKey := "u:" + u.ID
+	release, err := s.hashes.acquire(failKey, s.cfg.HashesPerKey)
 	if err != nil {
 		return err
 	}
-	if !ok {
-		s.event(ctx, slog.LevelWarn, "password_change_refused", slog.String("user_id", u.ID))
+	defer release()
+	ok, failures, err := s.checkPassword(ctx, failKey, now, func() (bool, error) {
+		ok, _, err := s.cfg.Hasher.Verify(ctx, current, u.PasswordHash)
+		return ok, err
+	})
+	var throttled *ThrottledError
+	switch {
+	case errors.As(err, &throttled):
+		s.event(ctx, slog.LevelWarn, "password_change_throttled", slog.String("user_id", u.ID), slog.Int("failures", failures))
+		return err
+	case err != nil:
+		return err
+	case !ok:
+		s.event(ctx, slog.LevelWarn, "password_change_refused", slog.String("user_id", u.ID), slog.Int("failures", failures))
 		return ErrWrongPassword
 	}
 	verr := &ValidationError{}
@@ -748,6 +783,10 @@ func (s *Service) CreateUser(ctx context.Context, in RegisterInput, opts CreateO
 	u.IsAdmin, u.IsStaff, u.EmailVerified = opts.Admin, opts.Staff, opts.Verified
 	if opts.Permissions != nil {
 		u.Permissions = opts.Permissions
+	}
+	// A lapsed registration holds its name and address no more.
+	if err := s.repo.releaseLapsed(ctx, u, s.now()); err != nil {
+		return nil, err
 	}
 	if err := s.repo.createUser(ctx, u, s.now()); err != nil {
 		return nil, err

@@ -7,21 +7,7 @@ import (
 	"unicode/utf8"
 )
 
-// validateUsername allows what Django allows: 1 to 150 letters, digits and
-// @ . + - _ ; we also require at least 3 characters.
-func validateUsername(v *ValidationError, name string) {
-	n := utf8.RuneCountInString(name)
-	if n < 3 || n > 150 {
-		v.add("username", "Use 3 to 150 characters.")
-		return
-	}
-	for _, r := range name {
-		if !(unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("@.+-_", r)) {
-			v.add("username", "Use only letters, digits and @ . + - _ characters.")
-			return
-		}
-	}
-}
+// Usernames are checked by checkUsername (username.go).
 
 // validateEmail accepts exactly one bare address of at most 254 bytes and
 // returns it trimmed.

@@ -24,6 +24,7 @@ import (
 	"github.com/wardenhq/warden/auth"
 	"github.com/wardenhq/warden/internal/accounts"
 	"github.com/wardenhq/warden/internal/accounts/redisfailures"
+	"github.com/wardenhq/warden/internal/bookclub"
 	"github.com/wardenhq/warden/internal/config"
 	"github.com/wardenhq/warden/internal/mail"
 	"github.com/wardenhq/warden/internal/redisconn"
@@ -56,6 +57,7 @@ type App struct {
 	db       *store.DB
 	redis    redis.UniversalClient // nil without WARDEN_REDIS_URL
 	accounts *accounts.Service
+	bookclub *bookclub.Service
 	// newLimiter builds every rate limiter: shared in Redis with a memory
 	// fallback when Redis is configured, in memory otherwise.
 	newLimiter func(ratelimit.Policy) (ratelimit.Limiter, error)
@@ -97,21 +99,38 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (_ *App, 
 	if err = a.openAccounts(); err != nil {
 		return nil, err
 	}
+	if a.bookclub, err = bookclub.New(bookclub.Config{
+		DB: a.db, Accounts: a.accounts, Bearer: a.accounts.Authenticator(),
+		NewLimiter: a.newLimiter, Logger: logger,
+	}); err != nil {
+		return nil, err
+	}
 	if cfg.APIKeys != nil {
 		a.apiKeys = cfg.APIKeys.With(a.accounts.APIKeySource())
 	} else if a.apiKeys, err = auth.NewAPIKeys(auth.APIKeysConfig{Sources: []auth.APIKeySource{a.accounts.APIKeySource()}}); err != nil {
 		return nil, err
 	}
+	throttle, err := a.throttle()
+	if err != nil {
+		return nil, err
+	}
 	a.router, err = warden.NewRouter(warden.Config{
+		Throttle:       throttle,
 		Logger:         logger,
 		TrustedProxies: cfg.TrustedProxies,
 		Headers:        secure.HeaderOptions{Production: cfg.Production()},
 		CORS:           cfg.CORS,
+		// Every route carries its description: the OpenAPI document is
+		// generated from the route table (see apidocs.go).
+		RequireDocs: true,
 	})
 	if err != nil {
 		return nil, err
 	}
 	if err = a.routes(); err != nil {
+		return nil, err
+	}
+	if err = a.mountDocs(); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -163,8 +182,35 @@ func (a *App) openShared(ctx context.Context) error {
 	return nil
 }
 
-// openDatabase opens and migrates the database: the accounts schema and
-// the revocation list.
+// throttle builds the router-wide default limits
+// (WARDEN_RATE_ANON_PER_MINUTE, WARDEN_RATE_USER_PER_MINUTE): per
+// anonymous client and per signed-in user, shared between instances like
+// every limiter from newLimiter. A setting of 0 leaves that kind of
+// caller unlimited; both 0 means no throttle.
+func (a *App) throttle() (func(http.Handler) http.Handler, error) {
+	limiter := func(name string, perMinute int) (ratelimit.Limiter, error) {
+		if perMinute == 0 {
+			return nil, nil
+		}
+		// A minute's allowance may come at once (the burst), then it
+		// refills evenly.
+		return a.newLimiter(ratelimit.Policy{Name: name, Rate: float64(perMinute) / 60, Burst: perMinute})
+	}
+	anon, err := limiter("caller_anon", a.cfg.RateAnonPerMinute)
+	if err != nil {
+		return nil, err
+	}
+	user, err := limiter("caller_user", a.cfg.RateUserPerMinute)
+	if err != nil {
+		return nil, err
+	}
+	if anon == nil && user == nil {
+		return nil, nil
+	}
+	return ratelimit.PerCaller(a.logger, anon, user), nil
+}
+
+// openDatabase opens and migrates the database (Migrate).
 func (a *App) openDatabase(ctx context.Context) error {
 	dbURL, err := store.ResolveURL(a.cfg.DatabaseURL, a.cfg.DataDir)
 	if err != nil {
@@ -173,10 +219,20 @@ func (a *App) openDatabase(ctx context.Context) error {
 	if a.db, err = store.Open(ctx, dbURL); err != nil {
 		return err
 	}
-	if err := accounts.Migrate(ctx, a.db); err != nil {
+	return Migrate(ctx, a.db)
+}
+
+// Migrate brings every schema the server keeps in db up to date: the
+// accounts schema, the book club's (which knows users through accounts)
+// and the revocation list. New runs it; so does warden migrate.
+func Migrate(ctx context.Context, db *store.DB) error {
+	if err := accounts.Migrate(ctx, db); err != nil {
 		return err
 	}
-	return a.db.Migrate(ctx, "revocations", sqlrevoke.Migrations)
+	if err := bookclub.Migrate(ctx, db); err != nil {
+		return err
+	}
+	return db.Migrate(ctx, "revocations", sqlrevoke.Migrations)
 }
 
 // openJWT builds the verifier of this server's own tokens and, with
@@ -227,9 +283,10 @@ func (a *App) openAccounts() error {
 		DB: db, Hasher: cfg.Hasher, Policy: cfg.PasswordPolicy, Mailer: mailer, PublicURL: cfg.PublicURL,
 		Signer: a.signer, JWT: a.jwt, Logger: a.logger,
 		RefreshTTL: cfg.RefreshTTL, RefreshGrace: refreshGrace(cfg.RefreshGrace),
-		AuthRate:   ratelimit.Policy{Name: "auth", Rate: float64(cfg.AuthRatePerMinute) / 60, Burst: cfg.AuthRatePerMinute},
-		NewLimiter: a.newLimiter,
-		Failures:   a.failures,
+		RefreshSecret: accounts.RefreshSecretFrom(a.signer.Key),
+		AuthRate:      ratelimit.Policy{Name: "auth", Rate: float64(cfg.AuthRatePerMinute) / 60, Burst: cfg.AuthRatePerMinute},
+		NewLimiter:    a.newLimiter,
+		Failures:      a.failures,
 	})
 	return err
 }
@@ -252,7 +309,7 @@ func (a *App) Accounts() *accounts.Service { return a.accounts }
 // Close waits for queued mail and closes the database and Redis.
 func (a *App) Close() error {
 	if a.accounts != nil {
-		a.accounts.Wait()
+		a.accounts.Close() // stops the purge of expired rows, then waits for mail
 	}
 	var errs []error
 	for _, c := range a.closers {

@@ -20,8 +20,9 @@ const DemoPermission = "demo.read"
 func (a *App) routes() error {
 	r := a.router
 	public := warden.Require(guard.AllowAny)
-	r.Get("/healthz", healthz, public)
-	r.Get("/readyz", a.readyz, public)
+	// Load balancers poll these from one address: no router-wide throttle.
+	r.Get("/healthz", healthz, public, warden.Unthrottled(), docHealthz)
+	r.Get("/readyz", a.readyz, public, warden.Unthrottled(), docReadyz)
 
 	// Demonstration routes: one per pipeline option, to try with curl.
 	limited, err := a.newLimiter(ratelimit.Policy{Name: "demo", Rate: 1, Burst: 5})
@@ -29,19 +30,22 @@ func (a *App) routes() error {
 		return err
 	}
 	r.Group("/api/demo", func(r *warden.Router) {
-		r.Get("/public", demoPublic, public)
-		r.Get("/limited", demoPublic, public, warden.Limit(limited, ratelimit.ByIP()))
-		r.Post("/echo", echo, public, warden.BodyLimit(1<<10))
+		r.Get("/public", demoPublic, public, docDemoPublic)
+		r.Get("/limited", demoPublic, public, warden.Limit(limited, ratelimit.ByIP()), docDemoLimited)
+		r.Post("/echo", echo, public, warden.BodyLimit(1<<10), docDemoEcho)
 
 		private := r.With(warden.NoStore())
-		private.Get("/jwt", whoami, warden.Auth(a.bearer), warden.Require(guard.IsAuthenticated))
-		private.Get("/apikey", whoami, warden.Auth(a.apiKeys), warden.Require(guard.IsAuthenticated))
-		private.Get("/permission", whoami, warden.Auth(a.bearer, a.apiKeys), warden.Require(guard.HasPermission(DemoPermission)))
-		private.Get("/admin", whoami, warden.Auth(a.bearer, a.apiKeys), warden.Require(guard.IsAdminUser))
-		r.Post("/logout", a.revokeOwnToken, warden.Auth(a.bearer), warden.Require(guard.IsAuthenticated))
+		private.Get("/jwt", whoami, warden.Auth(a.bearer), warden.Require(guard.IsAuthenticated), docDemoJWT)
+		private.Get("/apikey", whoami, warden.Auth(a.apiKeys), warden.Require(guard.IsAuthenticated), docDemoAPIKey)
+		private.Get("/permission", whoami, warden.Auth(a.bearer, a.apiKeys), warden.Require(guard.HasPermission(DemoPermission)), docDemoPermission)
+		private.Get("/admin", whoami, warden.Auth(a.bearer, a.apiKeys), warden.Require(guard.IsAdminUser), docDemoAdmin)
+		r.Post("/logout", a.revokeOwnToken, warden.Auth(a.bearer), warden.Require(guard.IsAuthenticated), docDemoLogout)
 	})
 
-	return a.accounts.Mount(r, a.apiKeys)
+	if err := a.accounts.Mount(r, a.apiKeys); err != nil {
+		return err
+	}
+	return a.bookclub.Mount(r)
 }
 
 func healthz(w http.ResponseWriter, _ *http.Request) {

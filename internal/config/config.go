@@ -76,6 +76,10 @@ type Config struct {
 	// AuthRatePerMinute limits register, login, refresh, reset and resend
 	// per client IP.
 	AuthRatePerMinute int
+	// RateAnonPerMinute and RateUserPerMinute are the router-wide default
+	// limits per anonymous client and per signed-in user; 0 turns one off.
+	RateAnonPerMinute int
+	RateUserPerMinute int
 	// Hasher hashes and verifies passwords at the configured Argon2id
 	// cost. There is one per Config because its memory budget must bound
 	// all hashing in flight in the process.

@@ -67,6 +67,7 @@
 // the local host. Delivery after the first server (its relays, the
 // recipient's provider), SPF, DKIM and DMARC are the mail system's
 // business. Rate limiting of the flows that send mail (registration,
-// resend, reset) belongs to the routes, and a send's duration is the
-// caller's to hide (send in the background or after answering).
+// resend, reset) belongs to the routes (per client) and to the sender (per
+// recipient: the accounts jobs), and a send's duration is the caller's to
+// hide (send in the background or after answering).
 package mail

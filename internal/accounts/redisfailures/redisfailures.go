@@ -13,7 +13,11 @@
 // accounts.FailureMemory before the caller's now as none, exactly as the
 // database counter does, whatever the Redis clock says. The last failure
 // kept is the latest any instance reported, so an instance with a slow
-// clock cannot shorten another's back-off. Each call is one round trip.
+// clock cannot shorten another's back-off. Reserve, which the service
+// calls before it checks a password, reads the counter, applies
+// accounts.Backoff and counts the attempt if admitted in one script too,
+// so that racing attempts through any instances cannot all be admitted;
+// Release takes one such attempt back. Each call is one round trip.
 //
 // Login keys are stored as 128-bit SHA-256 digests, never in clear: they
 // may be names typed into the wrong field (a password). Every key starts

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden/internal/accounts"
+	"github.com/wardenhq/warden/internal/accounts/failuretest"
 	"github.com/wardenhq/warden/internal/accounts/redisfailures"
 	"github.com/wardenhq/warden/internal/redisconn/redistest"
 )
@@ -214,4 +215,13 @@ func TestDuringOutage(t *testing.T) {
 	if n, _, err := f.Failures(ctx, "u:1", now); err != nil || n != 1 {
 		t.Errorf("Failures after the restart = %d, %v", n, err)
 	}
+}
+
+// TestContract holds the Redis counter to the accounts.FailureCounter
+// contract: among others, Reserve applies accounts.Backoff (the script
+// repeats it) and admits exactly FreeFailures of forty racing attempts.
+func TestContract(t *testing.T) {
+	failuretest.Run(t, func(t *testing.T) accounts.FailureCounter {
+		return redisfailures.New(redistest.Open(t), redistest.Prefix(t))
+	})
 }

@@ -1,0 +1,500 @@
+// Command books measures GET /api/books on the real server against bare
+// net/http, from outside: every server and the load generator run in
+// processes of their own, on the loopback interface.
+//
+// It builds the warden binary and the load generator (bench/load), then:
+//
+//  1. migrates a fresh SQLite database in a temporary data directory
+//     (warden migrate), creates a user (warden user create) and seeds
+//     -books books straight through SQL, which is much faster than the API
+//     and measures nothing;
+//
+//  2. starts warden serve on it, with the router-wide throttle on but
+//     high enough never to refuse (its cost is measured, not its refusals);
+//
+//  3. reads the first page and walks "next" to the cursor of page 4,000;
+//
+//  4. starts a bare net/http server, in another process (this program with
+//     -bare-body), answering the first page's exact bytes;
+//
+//  5. runs the load generator in a separate process against five targets,
+//     in alternating rounds: bare; the first page (GET /api/books, which
+//     the server answers again while the books are unchanged); the same
+//     page asked as ?page=1, which is rendered on every request; the
+//     cursor page 4,000; the offset page ?page=4000. It prints the ratios.
+//
+//     go run ./bench/books                          # 100,000 books, 3 rounds of 10 s, 16 workers
+//     go run ./bench/books -rounds 5 -duration 20s
+//     go run ./bench/books -json                    # the load generator's report as JSON
+//
+// The load generator and both servers share the machine's CPUs; each
+// server's CPU time per request (from /proc) is reported too, which other
+// processes disturb less than throughput. See bench/README.md.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wardenhq/warden/internal/store"
+	"github.com/wardenhq/warden/secure"
+)
+
+// Targets of the issue.
+const (
+	// FirstPageTarget: the first page at 0.3x or more of bare net/http.
+	FirstPageTarget = 0.30
+	// DeepCursorTarget: the cursor page 4,000 at most 3x the time of the
+	// first page.
+	DeepCursorTarget = 3.0
+	deepPage         = 4000
+)
+
+type options struct {
+	books            int
+	workers, rounds  int
+	duration, warmup time.Duration
+	asJSON, keep     bool
+	serverLog        string
+}
+
+func main() {
+	var o options
+	bareBody := flag.String("bare-body", "", "internal: serve this file's bytes as bare net/http on 127.0.0.1 and print the address")
+	flag.IntVar(&o.books, "books", 100_000, "books to seed")
+	flag.IntVar(&o.workers, "workers", 16, "load generator workers, each on its own keep-alive connection")
+	flag.IntVar(&o.rounds, "rounds", 3, "alternating rounds per target")
+	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measured time per round and target")
+	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured warm-up before each measured round")
+	flag.BoolVar(&o.asJSON, "json", false, "print the load generator's report as JSON on stdout")
+	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (data, binaries, logs)")
+	flag.StringVar(&o.serverLog, "server-log", "", "write warden serve's log (one access line per request) to `file`; discarded by default")
+	flag.Parse()
+	if *bareBody != "" {
+		if err := serveBare(*bareBody); err != nil {
+			fmt.Fprintln(os.Stderr, "books: bare:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	code, err := run(o)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "books:", err)
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+// serveBare answers every request with the bytes of file, as the server
+// would: JSON with a charset and a Content-Length, under the same server
+// limits Warden applies. It prints its address and serves until killed.
+func serveBare(file string) error {
+	body, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	length := strconv.Itoa(len(body))
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Type", "application/json; charset=utf-8")
+		h.Set("Content-Length", length)
+		_, _ = w.Write(body)
+	})}
+	secure.ApplyServerLimits(srv)
+	fmt.Println(ln.Addr().String())
+	return srv.Serve(ln)
+}
+
+func run(o options) (int, error) {
+	root, err := moduleRoot()
+	if err != nil {
+		return 0, err
+	}
+	tmp, err := os.MkdirTemp("", "warden-books-bench-")
+	if err != nil {
+		return 0, err
+	}
+	if o.keep {
+		fmt.Fprintln(os.Stderr, "keeping", tmp)
+	} else {
+		defer os.RemoveAll(tmp)
+	}
+	say := func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
+
+	wardenBin, loadBin := filepath.Join(tmp, "warden"), filepath.Join(tmp, "load")
+	say("building warden and the load generator")
+	for _, b := range [][2]string{{wardenBin, "./cmd/warden"}, {loadBin, "./bench/load"}} {
+		cmd := exec.Command("go", "build", "-o", b[0], b[1])
+		cmd.Dir, cmd.Stdout, cmd.Stderr = root, os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return 0, fmt.Errorf("go build %s: %w", b[1], err)
+		}
+	}
+
+	addr, err := freeAddr()
+	if err != nil {
+		return 0, err
+	}
+	dataDir := filepath.Join(tmp, "data")
+	env := serverEnv(dataDir, addr)
+	wardenCmd := func(stdin string, args ...string) (string, error) {
+		cmd := exec.Command(wardenBin, args...)
+		cmd.Env, cmd.Stdin = env, strings.NewReader(stdin)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return "", fmt.Errorf("warden %s: %w: %s", strings.Join(args, " "), err, out)
+		}
+		return string(out), nil
+	}
+	if _, err := wardenCmd("", "migrate"); err != nil {
+		return 0, err
+	}
+	out, err := wardenCmd("correct horse battery staple\n", "user", "create", "--username", "librarian",
+		"--email", "librarian@example.com", "--password-stdin", "--verified", "--permissions", "books.add_book")
+	if err != nil {
+		return 0, err
+	}
+	m := regexp.MustCompile(`\(id ([0-9a-f-]+)\)`).FindStringSubmatch(out)
+	if m == nil {
+		return 0, fmt.Errorf("no user id in %q", out)
+	}
+	say("seeding %d books through SQL", o.books)
+	start := time.Now()
+	if err := seed(filepath.Join(dataDir, "warden.db"), m[1], o.books); err != nil {
+		return 0, fmt.Errorf("seed: %w", err)
+	}
+	say("seeded in %v", time.Since(start).Round(time.Millisecond))
+
+	// The server: warden serve, as deployed, in its own process.
+	serve := exec.Command(wardenBin, "serve")
+	serve.Env = env
+	logFile := os.DevNull
+	if o.serverLog != "" {
+		logFile = o.serverLog
+	}
+	logs, err := os.Create(logFile)
+	if err != nil {
+		return 0, err
+	}
+	defer logs.Close()
+	serve.Stdout, serve.Stderr = logs, logs
+	if err := serve.Start(); err != nil {
+		return 0, err
+	}
+	defer stop(serve)
+	base := "http://" + addr
+	if err := waitReady(base+"/readyz", 30*time.Second); err != nil {
+		return 0, err
+	}
+
+	// The pages to measure; the cursor of page 4,000 is reached the way a
+	// client reaches it, by following next.
+	first, firstBody, err := getPage(base + "/api/books")
+	if err != nil {
+		return 0, err
+	}
+	if first.Count != int64(o.books) || len(first.Results) != 20 {
+		return 0, fmt.Errorf("first page: count %d with %d results, want %d with 20", first.Count, len(first.Results), o.books)
+	}
+	say("walking next to page %d", deepPage)
+	cursor, p := first.Next, first
+	for page := 2; page <= deepPage; page++ {
+		if cursor == nil {
+			return 0, fmt.Errorf("no next on page %d", page-1)
+		}
+		deep := base + "/api/books?cursor=" + url.QueryEscape(*cursor)
+		if page == deepPage {
+			cursor = &deep
+			break
+		}
+		if p, _, err = getPage(deep); err != nil {
+			return 0, err
+		}
+		cursor = p.Next
+	}
+	deepURL := *cursor
+	deepPageBody, _, err := getPage(deepURL)
+	if err != nil {
+		return 0, err
+	}
+	if deepPageBody.Page != deepPage || len(deepPageBody.Results) != 20 {
+		return 0, fmt.Errorf("cursor page: page %d with %d results", deepPageBody.Page, len(deepPageBody.Results))
+	}
+	offsetURL := fmt.Sprintf("%s/api/books?page=%d", base, deepPage)
+	if off, _, err := getPage(offsetURL); err != nil || off.Results[0].ID != deepPageBody.Results[0].ID {
+		return 0, fmt.Errorf("offset page %d differs from the cursor page: %v", deepPage, err)
+	}
+
+	// The bare server answers the first page's bytes, in its own process.
+	bodyFile := filepath.Join(tmp, "first-page.json")
+	if err := os.WriteFile(bodyFile, firstBody, 0o600); err != nil {
+		return 0, err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return 0, err
+	}
+	bare := exec.Command(self, "-bare-body", bodyFile)
+	bareOut, err := bare.StdoutPipe()
+	if err != nil {
+		return 0, err
+	}
+	bare.Stderr = os.Stderr
+	if err := bare.Start(); err != nil {
+		return 0, err
+	}
+	defer stop(bare)
+	line, err := bufio.NewReader(bareOut).ReadString('\n')
+	if err != nil {
+		return 0, fmt.Errorf("bare server: %w", err)
+	}
+	bareURL := "http://" + strings.TrimSpace(line) + "/api/books"
+
+	say("first page %d bytes; driving bare, first, page1, cursor%d, offset%d", len(firstBody), deepPage, deepPage)
+	wpid, bpid := strconv.Itoa(serve.Process.Pid), strconv.Itoa(bare.Process.Pid)
+	args := []string{"-json",
+		"-workers", strconv.Itoa(o.workers), "-rounds", strconv.Itoa(o.rounds),
+		"-duration", o.duration.String(), "-warmup", o.warmup.String(),
+		"-target", "bare=" + bareURL, "-server-pid", "bare=" + bpid,
+		"-target", "first=" + base + "/api/books", "-server-pid", "first=" + wpid,
+		"-target", "page1=" + base + "/api/books?page=1", "-server-pid", "page1=" + wpid,
+		"-target", fmt.Sprintf("cursor%d=%s", deepPage, deepURL), "-server-pid", fmt.Sprintf("cursor%d=%s", deepPage, wpid),
+		"-target", fmt.Sprintf("offset%d=%s", deepPage, offsetURL), "-server-pid", fmt.Sprintf("offset%d=%s", deepPage, wpid),
+	}
+	load := exec.Command(loadBin, args...)
+	load.Stderr = os.Stderr
+	raw, loadErr := load.Output()
+	var rep loadReport
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		return 0, fmt.Errorf("load generator: %v %v", loadErr, err)
+	}
+	if o.asJSON {
+		_, _ = os.Stdout.Write(raw)
+	}
+	printSummary(os.Stdout, &rep, o)
+	if loadErr != nil || rep.TotalErrors > 0 {
+		return 1, nil
+	}
+	return 0, nil
+}
+
+// loadReport is what this program reads of bench/load's JSON report.
+type loadReport struct {
+	GOMAXPROCS  int    `json:"gomaxprocs"`
+	NumCPU      int    `json:"num_cpu"`
+	Workers     int    `json:"workers"`
+	LoadAverage string `json:"load_average_before"`
+	Targets     []struct {
+		Name      string    `json:"name"`
+		RPS       []float64 `json:"rps"`
+		MedianRPS float64   `json:"median_rps"`
+		Errors    int64     `json:"errors"`
+		FirstErr  string    `json:"first_error"`
+		BodyBytes int       `json:"body_bytes"`
+		ServerCPU float64   `json:"median_server_cpu_us_per_request"`
+		Latency   float64   `json:"mean_latency_ms"`
+	} `json:"targets"`
+	TotalErrors int64 `json:"total_errors"`
+}
+
+func printSummary(w io.Writer, r *loadReport, o options) {
+	if len(r.Targets) != 5 {
+		fmt.Fprintf(w, "incomplete report: %d targets\n", len(r.Targets))
+		return
+	}
+	bare, first, page1, cursor, offset := r.Targets[0], r.Targets[1], r.Targets[2], r.Targets[3], r.Targets[4]
+	fmt.Fprintf(w, "\nGET /api/books, %d books on SQLite; %d workers, %d rounds of %v; GOMAXPROCS=%d of %d CPUs; load average before %s\n",
+		o.books, r.Workers, o.rounds, o.duration, r.GOMAXPROCS, r.NumCPU, r.LoadAverage)
+	fmt.Fprintf(w, "%-12s %12s %22s %14s %18s %8s\n", "target", "median req/s", "rounds req/s", "latency ms", "server CPU-us/req", "errors")
+	for _, t := range r.Targets {
+		rounds := make([]string, len(t.RPS))
+		for i, v := range t.RPS {
+			rounds[i] = strconv.FormatFloat(v, 'f', 0, 64)
+		}
+		fmt.Fprintf(w, "%-12s %12.0f %22s %14.2f %18.1f %8d\n", t.Name, t.MedianRPS, strings.Join(rounds, " "), t.Latency, t.ServerCPU, t.Errors)
+	}
+	ratio := func(a, b float64) float64 {
+		if b == 0 {
+			return 0
+		}
+		return a / b
+	}
+	firstRatio := ratio(first.MedianRPS, bare.MedianRPS)
+	deep := ratio(first.MedianRPS, cursor.MedianRPS)
+	fmt.Fprintf(w, "first page / bare (req/s): %.3fx (target >= %.2fx: %s); server CPU per request %.3fx bare's\n",
+		firstRatio, FirstPageTarget, verdict(firstRatio >= FirstPageTarget), ratio(first.ServerCPU, bare.ServerCPU))
+	fmt.Fprintf(w, "?page=1, rendered every time / bare (req/s): %.3fx; server CPU per request %.3fx bare's\n",
+		ratio(page1.MedianRPS, bare.MedianRPS), ratio(page1.ServerCPU, bare.ServerCPU))
+	fmt.Fprintf(w, "cursor page %d / first page (time per request): %.2fx (target <= %.1fx: %s); server CPU %.2fx\n",
+		deepPage, deep, DeepCursorTarget, verdict(deep <= DeepCursorTarget), ratio(cursor.ServerCPU, first.ServerCPU))
+	fmt.Fprintf(w, "cursor page %d / ?page=1, both rendered (time per request): %.2fx; server CPU %.2fx\n",
+		deepPage, ratio(page1.MedianRPS, cursor.MedianRPS), ratio(cursor.ServerCPU, page1.ServerCPU))
+	fmt.Fprintf(w, "offset ?page=%d / first page (time per request): %.2fx; server CPU %.2fx\n",
+		deepPage, ratio(first.MedianRPS, offset.MedianRPS), ratio(offset.ServerCPU, first.ServerCPU))
+	for _, t := range r.Targets {
+		if t.Errors > 0 {
+			fmt.Fprintf(w, "ERRORS on %s: %d, first: %s\n", t.Name, t.Errors, t.FirstErr)
+		}
+	}
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "NOT met"
+}
+
+// serverEnv is this process's environment without WARDEN_* settings, plus
+// the server's: a fresh data directory (SQLite, generated development
+// secret), the address, and router-wide throttles high enough never to
+// refuse the load (1,000,000 a minute, the highest setting, with a burst
+// of a minute's worth), so that their cost is in the figures.
+func serverEnv(dataDir, addr string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "WARDEN_") {
+			env = append(env, kv)
+		}
+	}
+	return append(env,
+		"WARDEN_DATA_DIR="+dataDir,
+		"WARDEN_ADDR="+addr,
+		"WARDEN_RATE_ANON_PER_MINUTE=1000000",
+		"WARDEN_RATE_USER_PER_MINUTE=1000000",
+	)
+}
+
+// seed inserts n books added by userID in one transaction, and sets the
+// kept count (the server recounts at start all the same).
+func seed(dbPath, userID string, n int) error {
+	ctx := context.Background()
+	db, err := store.Open(ctx, "sqlite://"+dbPath)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	st, err := tx.PrepareContext(ctx, `INSERT INTO books (title, author, isbn, added_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
+	for i := range n {
+		created := t0 + int64(i)*1000
+		if _, err := st.ExecContext(ctx, fmt.Sprintf("The Collected Works, Volume %06d", i+1), fmt.Sprintf("Author Number %d", i%997),
+			fmt.Sprintf("978%010d", i), userID, created, created); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE book_count SET n = (SELECT COUNT(*) FROM books) WHERE id = 1`); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+type pageView struct {
+	Count   int64   `json:"count"`
+	Page    int     `json:"page"`
+	Next    *string `json:"next"`
+	Results []struct {
+		ID int64 `json:"id"`
+	} `json:"results"`
+}
+
+var client = &http.Client{Timeout: 10 * time.Second}
+
+func getPage(u string) (*pageView, []byte, error) {
+	resp, err := client.Get(u)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, nil, fmt.Errorf("GET %s: %d %s", u, resp.StatusCode, body)
+	}
+	var p pageView
+	if err := json.Unmarshal(body, &p); err != nil {
+		return nil, nil, err
+	}
+	return &p, body, nil
+}
+
+func waitReady(u string, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if resp, err := client.Get(u); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return errors.New("warden serve did not become ready")
+}
+
+// freeAddr returns a loopback address with a port free a moment ago.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// stop ends a child this program started, by its own process handle.
+func stop(cmd *exec.Cmd) {
+	if cmd.Process == nil {
+		return
+	}
+	_ = cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+	}
+}
+
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", err
+	}
+	mod := strings.TrimSpace(string(out))
+	if mod == "" || mod == os.DevNull {
+		return "", errors.New("run from inside the warden module")
+	}
+	return filepath.Dir(mod), nil
+}

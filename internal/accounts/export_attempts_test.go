@@ -1,0 +1,6 @@
+package accounts
+
+import "github.com/wardenhq/warden/internal/store"
+
+// NewSQLFailures is the database's failure counter, for the contract tests.
+func NewSQLFailures(db *store.DB) FailureCounter { return sqlFailures{&repo{db: db}} }
