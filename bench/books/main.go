@@ -12,10 +12,12 @@
 //  2. starts warden serve on it, with the router-wide throttle on but
 //     high enough never to refuse (its cost is measured, not its refusals);
 //
-//  3. reads the first page and walks "next" to the cursor of page 4,000;
+//  3. reads the first page and walks "next" to the cursor of page 4,000
+//     (-deep);
 //
-//  4. starts a bare net/http server, in another process (this program with
-//     -bare-body), answering the first page's exact bytes;
+//  4. starts a bare net/http server in another process (this program
+//     again, told by an environment variable), answering the first page's
+//     exact bytes;
 //
 //  5. runs the load generator in a separate process against five targets,
 //     in alternating rounds: bare; the first page (GET /api/books, which
@@ -23,9 +25,11 @@
 //     page asked as ?page=1, which is rendered on every request; the
 //     cursor page 4,000; the offset page ?page=4000. It prints the ratios.
 //
-//     go run ./bench/books                          # 100,000 books, 3 rounds of 10 s, 16 workers
-//     go run ./bench/books -rounds 5 -duration 20s
-//     go run ./bench/books -json                    # the load generator's report as JSON
+// Usage:
+//
+//	go run ./bench/books                          # 100,000 books, 3 rounds of 10 s, 16 workers
+//	go run ./bench/books -rounds 5 -duration 20s
+//	go run ./bench/books -json                    # the load generator's report as JSON
 //
 // The load generator and both servers share the machine's CPUs; each
 // server's CPU time per request (from /proc) is reported too, which other
@@ -62,8 +66,12 @@ const (
 	// DeepCursorTarget: the cursor page 4,000 at most 3x the time of the
 	// first page.
 	DeepCursorTarget = 3.0
-	deepPage         = 4000
 )
+
+// bareEnv names the file whose bytes a child process of this program
+// serves as the bare net/http server (an environment variable rather
+// than a flag, so that a test binary can play the child too).
+const bareEnv = "WARDEN_BOOKS_BENCH_BARE_BODY"
 
 type options struct {
 	books            int
@@ -71,12 +79,13 @@ type options struct {
 	duration, warmup time.Duration
 	asJSON, keep     bool
 	serverLog        string
+	deep             int
 }
 
 func main() {
 	var o options
-	bareBody := flag.String("bare-body", "", "internal: serve this file's bytes as bare net/http on 127.0.0.1 and print the address")
 	flag.IntVar(&o.books, "books", 100_000, "books to seed")
+	flag.IntVar(&o.deep, "deep", 4000, "the deep page measured by cursor and by number; -books must fill it")
 	flag.IntVar(&o.workers, "workers", 16, "load generator workers, each on its own keep-alive connection")
 	flag.IntVar(&o.rounds, "rounds", 3, "alternating rounds per target")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measured time per round and target")
@@ -85,8 +94,8 @@ func main() {
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (data, binaries, logs)")
 	flag.StringVar(&o.serverLog, "server-log", "", "write warden serve's log (one access line per request) to `file`; discarded by default")
 	flag.Parse()
-	if *bareBody != "" {
-		if err := serveBare(*bareBody); err != nil {
+	if file := os.Getenv(bareEnv); file != "" {
+		if err := serveBare(file); err != nil {
 			fmt.Fprintln(os.Stderr, "books: bare:", err)
 			os.Exit(1)
 		}
@@ -125,6 +134,9 @@ func serveBare(file string) error {
 }
 
 func run(o options) (int, error) {
+	if o.deep < 2 || o.books < o.deep*20 {
+		return 0, fmt.Errorf("-books %d does not fill page %d of 20", o.books, o.deep)
+	}
 	root, err := moduleRoot()
 	if err != nil {
 		return 0, err
@@ -215,14 +227,14 @@ func run(o options) (int, error) {
 	if first.Count != int64(o.books) || len(first.Results) != 20 {
 		return 0, fmt.Errorf("first page: count %d with %d results, want %d with 20", first.Count, len(first.Results), o.books)
 	}
-	say("walking next to page %d", deepPage)
+	say("walking next to page %d", o.deep)
 	cursor, p := first.Next, first
-	for page := 2; page <= deepPage; page++ {
+	for page := 2; page <= o.deep; page++ {
 		if cursor == nil {
 			return 0, fmt.Errorf("no next on page %d", page-1)
 		}
 		deep := base + "/api/books?cursor=" + url.QueryEscape(*cursor)
-		if page == deepPage {
+		if page == o.deep {
 			cursor = &deep
 			break
 		}
@@ -232,16 +244,16 @@ func run(o options) (int, error) {
 		cursor = p.Next
 	}
 	deepURL := *cursor
-	deepPageBody, _, err := getPage(deepURL)
+	deepBody, _, err := getPage(deepURL)
 	if err != nil {
 		return 0, err
 	}
-	if deepPageBody.Page != deepPage || len(deepPageBody.Results) != 20 {
-		return 0, fmt.Errorf("cursor page: page %d with %d results", deepPageBody.Page, len(deepPageBody.Results))
+	if deepBody.Page != o.deep || len(deepBody.Results) != 20 {
+		return 0, fmt.Errorf("cursor page: page %d with %d results", deepBody.Page, len(deepBody.Results))
 	}
-	offsetURL := fmt.Sprintf("%s/api/books?page=%d", base, deepPage)
-	if off, _, err := getPage(offsetURL); err != nil || off.Results[0].ID != deepPageBody.Results[0].ID {
-		return 0, fmt.Errorf("offset page %d differs from the cursor page: %v", deepPage, err)
+	offsetURL := fmt.Sprintf("%s/api/books?page=%d", base, o.deep)
+	if off, _, err := getPage(offsetURL); err != nil || off.Results[0].ID != deepBody.Results[0].ID {
+		return 0, fmt.Errorf("offset page %d differs from the cursor page: %v", o.deep, err)
 	}
 
 	// The bare server answers the first page's bytes, in its own process.
@@ -253,7 +265,8 @@ func run(o options) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	bare := exec.Command(self, "-bare-body", bodyFile)
+	bare := exec.Command(self)
+	bare.Env = append(os.Environ(), bareEnv+"="+bodyFile)
 	bareOut, err := bare.StdoutPipe()
 	if err != nil {
 		return 0, err
@@ -269,7 +282,7 @@ func run(o options) (int, error) {
 	}
 	bareURL := "http://" + strings.TrimSpace(line) + "/api/books"
 
-	say("first page %d bytes; driving bare, first, page1, cursor%d, offset%d", len(firstBody), deepPage, deepPage)
+	say("first page %d bytes; driving bare, first, page1, cursor%d, offset%d", len(firstBody), o.deep, o.deep)
 	wpid, bpid := strconv.Itoa(serve.Process.Pid), strconv.Itoa(bare.Process.Pid)
 	args := []string{"-json",
 		"-workers", strconv.Itoa(o.workers), "-rounds", strconv.Itoa(o.rounds),
@@ -277,8 +290,8 @@ func run(o options) (int, error) {
 		"-target", "bare=" + bareURL, "-server-pid", "bare=" + bpid,
 		"-target", "first=" + base + "/api/books", "-server-pid", "first=" + wpid,
 		"-target", "page1=" + base + "/api/books?page=1", "-server-pid", "page1=" + wpid,
-		"-target", fmt.Sprintf("cursor%d=%s", deepPage, deepURL), "-server-pid", fmt.Sprintf("cursor%d=%s", deepPage, wpid),
-		"-target", fmt.Sprintf("offset%d=%s", deepPage, offsetURL), "-server-pid", fmt.Sprintf("offset%d=%s", deepPage, wpid),
+		"-target", fmt.Sprintf("cursor%d=%s", o.deep, deepURL), "-server-pid", fmt.Sprintf("cursor%d=%s", o.deep, wpid),
+		"-target", fmt.Sprintf("offset%d=%s", o.deep, offsetURL), "-server-pid", fmt.Sprintf("offset%d=%s", o.deep, wpid),
 	}
 	load := exec.Command(loadBin, args...)
 	load.Stderr = os.Stderr
@@ -345,11 +358,11 @@ func printSummary(w io.Writer, r *loadReport, o options) {
 	fmt.Fprintf(w, "?page=1, rendered every time / bare (req/s): %.3fx; server CPU per request %.3fx bare's\n",
 		ratio(page1.MedianRPS, bare.MedianRPS), ratio(page1.ServerCPU, bare.ServerCPU))
 	fmt.Fprintf(w, "cursor page %d / first page (time per request): %.2fx (target <= %.1fx: %s); server CPU %.2fx\n",
-		deepPage, deep, DeepCursorTarget, verdict(deep <= DeepCursorTarget), ratio(cursor.ServerCPU, first.ServerCPU))
+		o.deep, deep, DeepCursorTarget, verdict(deep <= DeepCursorTarget), ratio(cursor.ServerCPU, first.ServerCPU))
 	fmt.Fprintf(w, "cursor page %d / ?page=1, both rendered (time per request): %.2fx; server CPU %.2fx\n",
-		deepPage, ratio(page1.MedianRPS, cursor.MedianRPS), ratio(cursor.ServerCPU, page1.ServerCPU))
+		o.deep, ratio(page1.MedianRPS, cursor.MedianRPS), ratio(cursor.ServerCPU, page1.ServerCPU))
 	fmt.Fprintf(w, "offset ?page=%d / first page (time per request): %.2fx; server CPU %.2fx\n",
-		deepPage, ratio(first.MedianRPS, offset.MedianRPS), ratio(offset.ServerCPU, first.ServerCPU))
+		o.deep, ratio(first.MedianRPS, offset.MedianRPS), ratio(offset.ServerCPU, first.ServerCPU))
 	for _, t := range r.Targets {
 		if t.Errors > 0 {
 			fmt.Fprintf(w, "ERRORS on %s: %d, first: %s\n", t.Name, t.Errors, t.FirstErr)

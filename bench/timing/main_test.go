@@ -18,7 +18,7 @@ func TestRunSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Flows) != 4 {
+	if len(rep.Flows) != 5 {
 		t.Fatalf("%d flows", len(rep.Flows))
 	}
 	for _, f := range rep.Flows {

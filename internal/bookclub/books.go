@@ -93,8 +93,8 @@ type bookPatch struct {
 	ISBN   *string `json:"isbn,omitempty"`
 }
 
-// views turns rows into answers, with the adders' usernames looked up in
-// one query for the whole page.
+// views turns rows into answers, with the adders' usernames looked up
+// for the whole page at once (usernames: remembered, else one query).
 func (s *Service) views(r *http.Request, rows []bookRow) ([]bookView, error) {
 	ids := make([]string, len(rows))
 	for i, b := range rows {

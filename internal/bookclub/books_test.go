@@ -466,3 +466,21 @@ func TestFirstPageFollowsWritesOfOtherInstances(t *testing.T) {
 		}
 	})
 }
+
+// Writes are limited per user on top of the router-wide throttle: a
+// holder of books.add_book may add books, not flood the catalogue.
+func TestBookWritesAreLimitedPerUser(t *testing.T) {
+	h := newHarness(t, sqliteEngine(), options{})
+	adder := h.newUser("adder", canAdd)
+	other := h.newUser("other", canAdd)
+	for i := range 60 {
+		h.expect(h.as(adder, "POST", "/api/books", map[string]string{"title": fmt.Sprint("Book ", i), "author": "A"}), 201)
+	}
+	r := h.expect(h.as(adder, "POST", "/api/books", map[string]string{"title": "One too many", "author": "A"}), 429)
+	if r.Header.Get("Retry-After") == "" {
+		t.Fatalf("no Retry-After: %v", r.Header)
+	}
+	h.expect(h.as(adder, "DELETE", bookPath(1), nil), 429)
+	h.expect(h.as(adder, "GET", bookPath(1), nil), 200) // reading is not writing
+	h.addBook(other, "Someone else's")
+}
