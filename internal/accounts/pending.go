@@ -29,9 +29,10 @@ import (
 //
 //   - it holds its username like any account (the same unique indexes), so
 //     a taken username is a 400 with fields.username on either path;
-//   - it never owns the address: its email_key is "pending:<id>", which no
-//     address equals, and the address goes to claimed_email_key, so the
-//     owner keeps logging in, resetting and verifying as before;
+//   - it never owns the address: its email is empty and its email_key is
+//     "pending:<id>", which no address equals; the address goes to
+//     claimed_email_key. The owner keeps logging in, resetting and
+//     verifying as before, and nothing is ever mailed to a pending row;
 //   - it can never be verified: no verification link is made for it (the
 //     owner gets the account-exists notice instead), and VerifyEmail
 //     refuses a row that claims an address;
