@@ -5,6 +5,7 @@ import (
 	"runtime/debug"
 
 	"github.com/wardenhq/warden"
+	"github.com/wardenhq/warden/files"
 	"github.com/wardenhq/warden/guard"
 	"github.com/wardenhq/warden/openapi"
 )
@@ -50,6 +51,7 @@ func apiInfo() openapi.Info {
 			{Name: "books", Description: "The book club's catalogue: anyone reads it; adding needs the permission books.add_book; the adder or staff change and delete."},
 			{Name: "demo", Description: "One route per pipeline option, to try with curl or from this page."},
 			{Name: "operations", Description: "Health and readiness checks."},
+			{Name: "media", Description: "Files Warden stored (avatars), served inert: never sniffed, never run."},
 			{Name: "documentation", Description: "This description and its page."},
 		},
 	}
@@ -93,6 +95,20 @@ var (
 		Responses: map[int]any{
 			200: statusView{},
 			503: warden.Problem("The database or Redis is not answering."),
+		},
+	})
+	docMedia = warden.Doc(warden.Operation{
+		Summary: "A stored file", Tags: []string{"media"},
+		Description: "Serves a file Warden wrote under <data dir>/media/, such as the PNG an avatar_url names. " +
+			"Only regular files are served: no listing; names leading outside the directory, through .. or a symlink, are refused. " +
+			"The Content-Type comes from the extension's allow-list, never from sniffing; every answer carries " +
+			"X-Content-Type-Options: nosniff and Content-Security-Policy: " + files.CSP + ". Conditional requests (ETag) and ranges are supported.",
+		Path: []warden.Param{{Name: "path", Description: "The file's name, as an avatar_url gives it after /media/."}},
+		Responses: map[int]any{
+			200: warden.Response{Description: "The file.", Body: "", ContentType: "image/png"},
+			304: warden.Response{Description: "Not modified since the ETag sent in If-None-Match."},
+			403: warden.Problem("The name leads outside the media directory."),
+			404: warden.Problem("No stored file has this name."),
 		},
 	})
 	docDemoPublic = warden.Doc(warden.Operation{

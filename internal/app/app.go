@@ -22,6 +22,7 @@ import (
 
 	"github.com/wardenhq/warden"
 	"github.com/wardenhq/warden/auth"
+	"github.com/wardenhq/warden/files"
 	"github.com/wardenhq/warden/internal/accounts"
 	"github.com/wardenhq/warden/internal/accounts/redisfailures"
 	"github.com/wardenhq/warden/internal/bookclub"
@@ -53,11 +54,15 @@ type App struct {
 	apiKeys  *auth.APIKeys // configured keys and keys stored in the database
 	signer   *auth.Signer
 	revoked  revoke.Store
-	closers  []io.Closer // revocation stores' background work
+	closers  []io.Closer // revocation stores' background work, the media directory
 	db       *store.DB
 	redis    redis.UniversalClient // nil without WARDEN_REDIS_URL
 	accounts *accounts.Service
 	bookclub *bookclub.Service
+	// media stores uploaded files (avatars) in <data dir>/media/, and
+	// mediaServer serves the same directory at GET /media/{path...}.
+	media       *files.Store
+	mediaServer *files.Server
 	// newLimiter builds every rate limiter: shared in Redis with a memory
 	// fallback when Redis is configured, in memory otherwise.
 	newLimiter func(ratelimit.Policy) (ratelimit.Limiter, error)
@@ -99,9 +104,12 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (_ *App, 
 	if err = a.openAccounts(); err != nil {
 		return nil, err
 	}
+	if err = a.openMedia(); err != nil {
+		return nil, err
+	}
 	if a.bookclub, err = bookclub.New(bookclub.Config{
 		DB: a.db, Accounts: a.accounts, Bearer: a.accounts.Authenticator(),
-		NewLimiter: a.newLimiter, Logger: logger,
+		NewLimiter: a.newLimiter, Logger: logger, Media: a.media,
 	}); err != nil {
 		return nil, err
 	}
@@ -289,6 +297,28 @@ func (a *App) openAccounts() error {
 		Failures:      a.failures,
 	})
 	return err
+}
+
+// openMedia opens <data dir>/media/ for writing (created with mode 0700:
+// only the server reads it, through its route) and for serving. Both go
+// through an os.Root on the directory, so no name leads outside it. Every
+// instance must see the same directory: on several machines it is a
+// shared volume, like the database.
+func (a *App) openMedia() error {
+	dir := filepath.Join(a.cfg.DataDir, "media")
+	media, err := files.OpenStore(dir)
+	if err != nil {
+		return err
+	}
+	a.media = media
+	a.closers = append(a.closers, media)
+	srv, err := files.NewServer(dir, files.Options{Logger: a.logger})
+	if err != nil {
+		return err
+	}
+	a.mediaServer = srv
+	a.closers = append(a.closers, srv)
+	return nil
 }
 
 // refreshGrace maps the configured grace (0 meaning none) to the service's

@@ -7,7 +7,9 @@ import (
 
 	"github.com/wardenhq/warden"
 	"github.com/wardenhq/warden/auth"
+	"github.com/wardenhq/warden/files"
 	"github.com/wardenhq/warden/guard"
+	"github.com/wardenhq/warden/internal/bookclub"
 	"github.com/wardenhq/warden/problem"
 	"github.com/wardenhq/warden/ratelimit"
 	"github.com/wardenhq/warden/secure"
@@ -41,6 +43,15 @@ func (a *App) routes() error {
 		private.Get("/admin", whoami, warden.Auth(a.bearer, a.apiKeys), warden.Require(guard.IsAdminUser), docDemoAdmin)
 		r.Post("/logout", a.revokeOwnToken, warden.Auth(a.bearer), warden.Require(guard.IsAuthenticated), docDemoLogout)
 	})
+
+	// Stored files (avatars): public, since profiles show them to anyone
+	// their visibility allows and the names are 128 random bits. The
+	// files server answers with nosniff and a sandboxing CSP, also on
+	// errors. Unthrottled like the console's assets: a page shows many
+	// avatars, and counting each against the caller's allowance would
+	// turn browsing into 429s, while each answer is a bounded read of a
+	// small file (or a 304 on revalidation).
+	r.Handle(http.MethodGet, bookclub.MediaURLPrefix+"{path...}", a.mediaServer, public, warden.Unthrottled(), warden.CSP(files.CSP), docMedia)
 
 	if err := a.accounts.Mount(r, a.apiKeys); err != nil {
 		return err

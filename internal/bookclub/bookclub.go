@@ -28,6 +28,7 @@ import (
 
 	"github.com/wardenhq/warden"
 	"github.com/wardenhq/warden/auth"
+	"github.com/wardenhq/warden/files"
 	"github.com/wardenhq/warden/internal/accounts"
 	"github.com/wardenhq/warden/internal/store"
 	"github.com/wardenhq/warden/ratelimit"
@@ -60,8 +61,12 @@ type Config struct {
 	// NewLimiter builds the limiter for one policy (shared in Redis when
 	// configured); in memory when nil.
 	NewLimiter func(ratelimit.Policy) (ratelimit.Limiter, error)
-	Logger     *slog.Logger
-	Now        func() time.Time
+	// Media stores avatar files (<data dir>/media/, which the server
+	// serves under MediaURLPrefix); nil leaves the avatar upload route
+	// out.
+	Media  *files.Store
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // Service is the book club.
@@ -102,5 +107,8 @@ func (s *Service) Mount(r *warden.Router) error {
 	if err := s.mountBooks(r); err != nil {
 		return err
 	}
-	return s.mountSocial(r)
+	if err := s.mountSocial(r); err != nil {
+		return err
+	}
+	return s.mountAvatar(r)
 }

@@ -21,6 +21,8 @@ import (
 
 	"github.com/wardenhq/warden"
 	"github.com/wardenhq/warden/auth"
+	"github.com/wardenhq/warden/files"
+	"github.com/wardenhq/warden/guard"
 	"github.com/wardenhq/warden/internal/accounts"
 	"github.com/wardenhq/warden/internal/bookclub"
 	"github.com/wardenhq/warden/internal/logtest"
@@ -54,6 +56,9 @@ type harness struct {
 	logs     *logtest.Buffer
 	clock    *clock
 	outbox   string
+	// mediaDir is the media directory: the book club stores avatars in it
+	// and the router serves it at GET /media/{path...}, as the server does.
+	mediaDir string
 }
 
 // options change the harness; the zero value is what most tests want.
@@ -78,7 +83,7 @@ func newHarness(t testing.TB, e storetest.Engine, o options) *harness {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	h := &harness{t: t, logs: &logtest.Buffer{}, clock: &clock{}, outbox: filepath.Join(dir, "outbox")}
+	h := &harness{t: t, logs: &logtest.Buffer{}, clock: &clock{}, outbox: filepath.Join(dir, "outbox"), mediaDir: filepath.Join(dir, "media")}
 	logger := slog.New(slog.NewJSONHandler(h.logs, nil))
 	db, err := store.Open(ctx, e.NewURL(t))
 	if err != nil {
@@ -119,9 +124,19 @@ func newHarness(t testing.TB, e storetest.Engine, o options) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	media, err := files.OpenStore(h.mediaDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { media.Close() })
+	mediaServer, err := files.NewServer(h.mediaDir, files.Options{Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mediaServer.Close() })
 	h.club, err = bookclub.New(bookclub.Config{
 		DB: db, Accounts: h.accounts, Bearer: h.accounts.Authenticator(), Logger: logger, Now: h.clock.Now,
-		NewLimiter: o.newLimiter,
+		NewLimiter: o.newLimiter, Media: media,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -138,6 +153,9 @@ func newHarness(t testing.TB, e storetest.Engine, o options) *harness {
 	if err := h.club.Mount(h.router); err != nil {
 		t.Fatal(err)
 	}
+	// The media route as internal/app mounts it (public, unthrottled).
+	h.router.Handle("GET", bookclub.MediaURLPrefix+"{path...}", mediaServer, warden.Require(guard.AllowAny), warden.Unthrottled(),
+		warden.Doc(warden.Operation{Summary: "A stored file", Responses: map[int]any{200: warden.Response{Body: "", ContentType: "image/png"}}}))
 	h.srv = httptest.NewServer(h.router)
 	t.Cleanup(func() {
 		h.srv.Close()

@@ -91,23 +91,12 @@ func (c *social) updateProfile(ctx context.Context, userID string, ch profileCha
 	}))
 }
 
-// SetAvatarURL records userID's avatar URL (nil removes it), for the
-// avatar upload, which stores the file and then calls this.
+// SetAvatarURL records userID's avatar URL (nil removes it). It leaves
+// files alone: the avatar upload (avatar.go) records through the same
+// swapAvatarURL and removes the file of the URL it replaced.
 func (s *Service) SetAvatarURL(ctx context.Context, userID string, url *string) error {
-	c := &social{s}
-	db := s.cfg.DB
-	now := unixMS(s.now())
-	var v sql.NullString
-	if url != nil {
-		v = sql.NullString{String: *url, Valid: true}
-	}
-	return dbErr(db.InTx(ctx, func(tx *sql.Tx) error {
-		if err := c.ensureProfileTx(ctx, tx, userID, now); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, db.Rebind(`UPDATE profiles SET avatar_url = ?, updated_at = ? WHERE user_id = ?`), v, now, userID)
-		return err
-	}))
+	_, err := s.swapAvatarURL(ctx, userID, url)
+	return err
 }
 
 // NotifyPrefs are a user's notification preferences.
