@@ -26,23 +26,11 @@ func (a *App) routes() error {
 	r.Get("/healthz", healthz, public, warden.Unthrottled(), docHealthz)
 	r.Get("/readyz", a.readyz, public, warden.Unthrottled(), docReadyz)
 
-	// Demonstration routes: one per pipeline option, to try with curl.
-	limited, err := a.newLimiter(ratelimit.Policy{Name: "demo", Rate: 1, Burst: 5})
-	if err != nil {
-		return err
+	if a.cfg.DemoRoutes {
+		if err := a.demoRoutes(r); err != nil {
+			return err
+		}
 	}
-	r.Group("/api/demo", func(r *warden.Router) {
-		r.Get("/public", demoPublic, public, docDemoPublic)
-		r.Get("/limited", demoPublic, public, warden.Limit(limited, ratelimit.ByIP()), docDemoLimited)
-		r.Post("/echo", echo, public, warden.BodyLimit(1<<10), docDemoEcho)
-
-		private := r.With(warden.NoStore())
-		private.Get("/jwt", whoami, warden.Auth(a.bearer), warden.Require(guard.IsAuthenticated), docDemoJWT)
-		private.Get("/apikey", whoami, warden.Auth(a.apiKeys), warden.Require(guard.IsAuthenticated), docDemoAPIKey)
-		private.Get("/permission", whoami, warden.Auth(a.bearer, a.apiKeys), warden.Require(guard.HasPermission(DemoPermission)), docDemoPermission)
-		private.Get("/admin", whoami, warden.Auth(a.bearer, a.apiKeys), warden.Require(guard.IsAdminUser), docDemoAdmin)
-		r.Post("/logout", a.revokeOwnToken, warden.Auth(a.bearer), warden.Require(guard.IsAuthenticated), docDemoLogout)
-	})
 
 	// Stored files (avatars): public, since profiles show them to anyone
 	// their visibility allows and the names are 128 random bits. The
@@ -57,6 +45,29 @@ func (a *App) routes() error {
 		return err
 	}
 	return a.bookclub.Mount(r)
+}
+
+// demoRoutes mounts one route per pipeline option, to try with curl (off
+// in production unless WARDEN_DEMO_ROUTES asks for them).
+func (a *App) demoRoutes(r *warden.Router) error {
+	limited, err := a.newLimiter(ratelimit.Policy{Name: "demo", Rate: 1, Burst: 5})
+	if err != nil {
+		return err
+	}
+	public := warden.Require(guard.AllowAny)
+	r.Group("/api/demo", func(r *warden.Router) {
+		r.Get("/public", demoPublic, public, docDemoPublic)
+		r.Get("/limited", demoPublic, public, warden.Limit(limited, ratelimit.ByIP()), docDemoLimited)
+		r.Post("/echo", echo, public, warden.BodyLimit(1<<10), docDemoEcho)
+
+		private := r.With(warden.NoStore())
+		private.Get("/jwt", whoami, warden.Auth(a.bearer), warden.Require(guard.IsAuthenticated), docDemoJWT)
+		private.Get("/apikey", whoami, warden.Auth(a.apiKeys), warden.Require(guard.IsAuthenticated), docDemoAPIKey)
+		private.Get("/permission", whoami, warden.Auth(a.bearer, a.apiKeys), warden.Require(guard.HasPermission(DemoPermission)), docDemoPermission)
+		private.Get("/admin", whoami, warden.Auth(a.bearer, a.apiKeys), warden.Require(guard.IsAdminUser), docDemoAdmin)
+		r.Post("/logout", a.revokeOwnToken, warden.Auth(a.bearer), warden.Require(guard.IsAuthenticated), docDemoLogout)
+	})
+	return nil
 }
 
 func healthz(w http.ResponseWriter, _ *http.Request) {

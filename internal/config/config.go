@@ -80,6 +80,9 @@ type Config struct {
 	// limits per anonymous client and per signed-in user; 0 turns one off.
 	RateAnonPerMinute int
 	RateUserPerMinute int
+	// DemoRoutes mounts the /api/demo routes: on in development, off in
+	// production unless WARDEN_DEMO_ROUTES asks for them.
+	DemoRoutes bool
 	// Hasher hashes and verifies passwords at the configured Argon2id
 	// cost. There is one per Config because its memory budget must bound
 	// all hashing in flight in the process.

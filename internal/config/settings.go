@@ -180,6 +180,9 @@ var table = []setting{
 	{name: "WARDEN_AUTH_RATE_PER_MINUTE", def: "5",
 		doc:   "per-IP limit on register/login/refresh/reset/resend",
 		parse: intIn(1, 100000, func(c *Config, n int) { c.AuthRatePerMinute = n })},
+	{name: "WARDEN_DEMO_ROUTES", def: "", about: "on in development, off in production",
+		doc:   "mount the `/api/demo` routes (`true` or `false`)",
+		parse: boolean(func(c *Config, b bool) { c.DemoRoutes = b })},
 	{name: "WARDEN_RATE_ANON_PER_MINUTE", def: "600",
 		doc:   "router-wide limit per anonymous client (IPv4 address, IPv6 /64), after authentication; health checks exempt; `0` turns it off",
 		parse: intIn(0, 1000000, func(c *Config, n int) { c.RateAnonPerMinute = n })},
@@ -223,6 +226,12 @@ func (c *Config) finish(in inputs, failed map[string]bool) []string {
 		add("WARDEN_SECRET_KEY is set but empty; unset it to use a generated development key, or set at least 32 bytes")
 	case len(c.secretKey) > 0:
 		problems = append(problems, c.checkSecret(anyFailed(in, failed, "WARDEN_JWT_ALGORITHM"))...)
+	}
+
+	// Demonstration routes are a development aid: production mounts them
+	// only when asked to, explicitly.
+	if !in.of("WARDEN_DEMO_ROUTES").set || strings.TrimSpace(in.of("WARDEN_DEMO_ROUTES").raw) == "" {
+		c.DemoRoutes = !c.Production()
 	}
 
 	if c.PublicURL == "" {
