@@ -45,7 +45,7 @@ func purge(args []string, stdout io.Writer, logger *slog.Logger) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "purged %d session(s), %d refresh token(s), %d one-time token(s)\n", res.Sessions, res.RefreshTokens, res.OneTimeTokens)
+		fmt.Fprintf(stdout, "purged %d session(s), %d refresh token(s), %d one-time token(s), %d device(s), %d lapsed registration(s)\n", res.Sessions, res.RefreshTokens, res.OneTimeTokens, res.Devices, res.Registrations)
 		return nil
 	})
 }

@@ -32,10 +32,16 @@ type PurgeResult struct {
 	RefreshTokens int64
 	OneTimeTokens int64
 	Sessions      int64
+	Devices       int64
+	// Registrations counts lapsed, never verified registrations (pending
+	// ones included), which free their username and address.
+	Registrations int64
 }
 
 // Total is the number of rows deleted.
-func (p PurgeResult) Total() int64 { return p.RefreshTokens + p.OneTimeTokens + p.Sessions }
+func (p PurgeResult) Total() int64 {
+	return p.RefreshTokens + p.OneTimeTokens + p.Sessions + p.Devices + p.Registrations
+}
 
 // purgeTables are the tables Purge empties of expired rows, in order:
 // refresh tokens before the sessions that own them, so that deleting a
@@ -44,6 +50,7 @@ var purgeTables = []struct{ table, key string }{
 	{"refresh_tokens", "token_hash"},
 	{"one_time_tokens", "token_hash"},
 	{"sessions", "id"},
+	{"devices", "id"},
 }
 
 // Purge deletes sessions, refresh tokens and one-time (verification and
@@ -59,7 +66,7 @@ func (s *Service) Purge(ctx context.Context) (PurgeResult, error) {
 		batch = s.purge.batch
 	}
 	var out PurgeResult
-	counts := []*int64{&out.RefreshTokens, &out.OneTimeTokens, &out.Sessions}
+	counts := []*int64{&out.RefreshTokens, &out.OneTimeTokens, &out.Sessions, &out.Devices}
 	for i, t := range purgeTables {
 		n, err := s.repo.purgeExpired(ctx, t.table, t.key, cutoff, batch)
 		*counts[i] = n
@@ -67,9 +74,22 @@ func (s *Service) Purge(ctx context.Context) (PurgeResult, error) {
 			return out, err
 		}
 	}
+	// Lapsed registrations go in the same batches, until a batch comes
+	// back short; the registration job also deletes some on its way.
+	for {
+		n, err := s.repo.purgeLapsed(ctx, s.now().Add(-lapsedPurgeMargin), batch)
+		out.Registrations += n
+		if err != nil {
+			return out, err
+		}
+		if n < int64(batch) {
+			break
+		}
+	}
 	if out.Total() > 0 {
 		s.log.LogAttrs(ctx, slog.LevelInfo, "expired rows purged",
-			slog.Int64("refresh_tokens", out.RefreshTokens), slog.Int64("one_time_tokens", out.OneTimeTokens), slog.Int64("sessions", out.Sessions))
+			slog.Int64("refresh_tokens", out.RefreshTokens), slog.Int64("one_time_tokens", out.OneTimeTokens), slog.Int64("sessions", out.Sessions),
+			slog.Int64("devices", out.Devices), slog.Int64("registrations", out.Registrations))
 	}
 	return out, nil
 }

@@ -131,3 +131,33 @@ func TestBackgroundPurge(t *testing.T) {
 		}
 	})
 }
+
+// TestPurgeDeletesExpiredDevicesAndLapsedRegistrations: devices unused
+// past their life and registrations never verified in time go too, and
+// the lapsed registration's username is free again.
+func TestPurgeDeletesExpiredDevicesAndLapsedRegistrations(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, e storetest.Engine) {
+		h := newHarness(t, options{engine: e})
+		h.registerVerified("vic")
+		if d, _ := h.expect(h.login("vic", goodPassword), 200).Body["device"].(string); d == "" {
+			t.Fatal("login answered no device")
+		}
+		h.expect(h.call("POST", "/api/auth/register", map[string]string{"username": "wes", "email": "wes@example.com", "password": goodPassword}, ""), 201)
+		h.mails("wes@example.com") // the registration job has run
+		if h.countRows("devices", "") == 0 {
+			t.Fatal("no device stored")
+		}
+		h.clock.Advance(91*24*time.Hour + 2*time.Hour)
+		res, err := h.svc.Purge(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Devices < 1 || res.Registrations != 1 {
+			t.Fatalf("purged %+v; want the expired device and wes's lapsed registration", res)
+		}
+		if n := h.countRows("devices", ""); n != 0 {
+			t.Fatalf("%d devices left", n)
+		}
+		h.expect(h.call("POST", "/api/auth/register", map[string]string{"username": "wes", "email": "wes2@example.com", "password": goodPassword}, ""), 201)
+	})
+}
