@@ -194,18 +194,10 @@ func (r *repo) insertRegistration(ctx context.Context, u *User, now time.Time, t
 			if err := r.deleteLapsedTx(ctx, tx, u, now); err != nil {
 				return err
 			}
-			taken, err := r.usernameTakenTx(ctx, tx, u.Username)
-			if err != nil {
+			var err error
+			if pending, err = r.newUserTx(ctx, tx, u); err != nil {
 				return err
 			}
-			if taken {
-				return ErrUsernameTaken
-			}
-			var n int
-			if err := tx.QueryRowContext(ctx, r.db.Rebind(`SELECT COUNT(*) FROM users WHERE email_key = ?`), emailKey).Scan(&n); err != nil {
-				return unavailable(err)
-			}
-			pending = n > 0
 			email, ek, claimed := u.Email, emailKey, sql.NullString{}
 			if pending {
 				// The address stays its owner's alone: see the top of this file.
@@ -217,13 +209,9 @@ func (r *repo) insertRegistration(ctx context.Context, u *User, now time.Time, t
 				u.ID, u.Username, key(u.Username), usernameKey(u.Username), email, ek, claimed, ms(now.Add(ttl)),
 				u.PasswordHash, u.FirstName, u.LastName, false, false, false, joinPerms(u.Permissions), ms(now), ms(now))
 			if err != nil {
-				if isUniqueViolation(err) {
-					if strings.Contains(strings.ToLower(err.Error()), "email") {
-						return ErrEmailTaken // a concurrent registration took the address: try again
-					}
-					return ErrUsernameTaken
-				}
-				return unavailable(err)
+				// ErrEmailTaken: a concurrent registration took the
+				// address; the caller tries again.
+				return insertUserError(err)
 			}
 			u.CreatedAt = fromMS(ms(now))
 			return nil

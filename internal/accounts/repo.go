@@ -139,18 +139,11 @@ func scanUser(row interface{ Scan(...any) error }) (*User, error) {
 
 func (r *repo) createUser(ctx context.Context, u *User, now time.Time) error {
 	return r.db.InTx(ctx, func(tx *sql.Tx) error {
-		taken, err := r.usernameTakenTx(ctx, tx, u.Username)
+		emailTaken, err := r.newUserTx(ctx, tx, u)
 		if err != nil {
 			return err
 		}
-		if taken {
-			return ErrUsernameTaken
-		}
-		var n int
-		if err := tx.QueryRowContext(ctx, r.db.Rebind(`SELECT COUNT(*) FROM users WHERE email_key = ?`), key(u.Email)).Scan(&n); err != nil {
-			return unavailable(err)
-		}
-		if n > 0 {
+		if emailTaken {
 			return ErrEmailTaken
 		}
 		_, err = tx.ExecContext(ctx, r.db.Rebind(`INSERT INTO users (id, username, username_key, username_norm, email, email_key, password_hash, first_name, last_name, is_staff, is_admin, email_verified, permissions, created_at, updated_at)
@@ -158,18 +151,41 @@ func (r *repo) createUser(ctx context.Context, u *User, now time.Time) error {
 			u.ID, u.Username, key(u.Username), usernameKey(u.Username), u.Email, key(u.Email), u.PasswordHash, u.FirstName, u.LastName,
 			u.IsStaff, u.IsAdmin, u.EmailVerified, joinPerms(u.Permissions), ms(now), ms(now))
 		if err != nil {
-			// A concurrent registration won the unique index.
-			if isUniqueViolation(err) {
-				if strings.Contains(strings.ToLower(err.Error()), "email") {
-					return ErrEmailTaken
-				}
-				return ErrUsernameTaken
-			}
-			return unavailable(err)
+			return insertUserError(err)
 		}
 		u.CreatedAt = fromMS(ms(now))
 		return nil
 	})
+}
+
+// newUserTx checks, inside tx, that u's username (or a look-alike) is
+// free, ErrUsernameTaken otherwise, and reports whether u's address
+// already belongs to an account.
+func (r *repo) newUserTx(ctx context.Context, tx *sql.Tx, u *User) (emailTaken bool, err error) {
+	taken, err := r.usernameTakenTx(ctx, tx, u.Username)
+	if err != nil {
+		return false, err
+	}
+	if taken {
+		return false, ErrUsernameTaken
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, r.db.Rebind(`SELECT COUNT(*) FROM users WHERE email_key = ?`), key(u.Email)).Scan(&n); err != nil {
+		return false, unavailable(err)
+	}
+	return n > 0, nil
+}
+
+// insertUserError maps a failed INSERT into users: a unique index won by a
+// concurrent registration is ErrEmailTaken or ErrUsernameTaken.
+func insertUserError(err error) error {
+	if isUniqueViolation(err) {
+		if strings.Contains(strings.ToLower(err.Error()), "email") {
+			return ErrEmailTaken
+		}
+		return ErrUsernameTaken
+	}
+	return unavailable(err)
 }
 
 func isUniqueViolation(err error) bool {
