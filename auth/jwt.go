@@ -447,9 +447,7 @@ func identityFromClaims(c jwt.MapClaims) (*Identity, error) {
 	id.IsAdmin = superuser || admin
 	id.TokenID, _ = c["jti"].(string)
 	id.SessionID, _ = c["sid"].(string)
-	if iat, ok := c["iat"].(float64); ok {
-		id.IssuedAt = numericDate(iat)
-	}
+	id.IssuedAt = claimTime(c, "iat")
 	if perms, ok := c["permissions"].([]any); ok {
 		id.Permissions = make([]string, 0, len(perms))
 		for _, p := range perms {
