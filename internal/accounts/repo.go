@@ -418,24 +418,15 @@ func (r *repo) endOtherSessionsTx(ctx context.Context, tx *sql.Tx, userID, excep
 	return ids, nil
 }
 
-// revokeSessionsTx ends every live session of userID but except.
-func (r *repo) revokeSessionsTx(ctx context.Context, tx *sql.Tx, userID, except, reason string, now time.Time) (int64, error) {
-	res, err := tx.ExecContext(ctx, r.db.Rebind(`UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE user_id = ? AND id <> ? AND revoked_at IS NULL`),
-		ms(now), reason, userID, except)
+// revokeSessions ends every live session of userID. A password change,
+// which keeps the caller's own login, uses endOtherSessionsTx instead.
+func (r *repo) revokeSessions(ctx context.Context, userID, reason string, now time.Time) (int64, error) {
+	res, err := r.db.ExecContext(ctx, r.db.Rebind(`UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE user_id = ? AND revoked_at IS NULL`),
+		ms(now), reason, userID)
 	if err != nil {
 		return 0, unavailable(err)
 	}
 	return res.RowsAffected()
-}
-
-func (r *repo) revokeSessions(ctx context.Context, userID, except, reason string, now time.Time) (int64, error) {
-	var n int64
-	err := r.db.InTx(ctx, func(tx *sql.Tx) error {
-		var err error
-		n, err = r.revokeSessionsTx(ctx, tx, userID, except, reason, now)
-		return err
-	})
-	return n, err
 }
 
 func (r *repo) listSessions(ctx context.Context, userID string, now time.Time) ([]Session, error) {

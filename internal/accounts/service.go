@@ -552,7 +552,7 @@ func (s *Service) LogoutAll(ctx context.Context, id *auth.Identity) error {
 // access token issued to them up to now, and voids their reset links.
 func (s *Service) endEverything(ctx context.Context, userID, reason string) (int64, error) {
 	now := s.now()
-	n, err := s.repo.revokeSessions(ctx, userID, "", reason, now)
+	n, err := s.repo.revokeSessions(ctx, userID, reason, now)
 	if err != nil {
 		return 0, err
 	}
