@@ -338,7 +338,7 @@ func (j *JWT) Verify(r *http.Request, raw string) (*Identity, error) {
 			if j.lifetimeExceeded(id.IssuedAt, id.ExpiresAt, now) {
 				return nil, errLifetime()
 			}
-			return j.checkRevoked(r, id)
+			return j.checkRevoked(r.Context(), id)
 		}
 	}
 	v, err := j.verifyCompact(raw)
@@ -348,7 +348,7 @@ func (j *JWT) Verify(r *http.Request, raw string) (*Identity, error) {
 	if j.cache != nil {
 		j.cache.put(&key, v.id, v.notFrom(j.leeway), v.id.ExpiresAt.Add(j.leeway), j.now())
 	}
-	return j.checkRevoked(r, v.id)
+	return j.checkRevoked(r.Context(), v.id)
 }
 
 // numericDate converts a JWT NumericDate, which may carry a fraction of a
@@ -362,18 +362,18 @@ func numericDate(v float64) time.Time {
 // checkRevoked asks the revocation list about a valid token, at each grain
 // (the token, its login, its holder's not-before); a list that cannot
 // answer refuses it.
-func (j *JWT) checkRevoked(r *http.Request, id *Identity) (*Identity, error) {
+func (j *JWT) checkRevoked(ctx context.Context, id *Identity) (*Identity, error) {
 	if j.revocation == nil {
 		return id, nil
 	}
-	revoked, err := j.revocation.Check(r.Context(), revoke.Token{
+	revoked, err := j.revocation.Check(ctx, revoke.Token{
 		ID: id.TokenID, Session: id.SessionID, Subject: id.UserID, IssuedAt: id.IssuedAt, ExpiresAt: id.ExpiresAt,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: revocation check: %v", ErrUnavailable, err)
 	}
 	if revoked {
-		return nil, invalid("The access token has been revoked.", nil)
+		return nil, refusedAs(FailureRevoked, "The access token has been revoked.", nil)
 	}
 	return id, nil
 }

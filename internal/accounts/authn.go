@@ -44,6 +44,16 @@ func (a *Authenticator) Authenticate(r *http.Request) (*auth.Identity, error) {
 	return id, nil
 }
 
+// Check implements auth.Checker for connections that outlive their
+// request (chat sockets, event streams): the login's token is checked
+// against the revocation list at every grain.
+func (a *Authenticator) Check(ctx context.Context, id *auth.Identity) error {
+	if id.SessionID == "" {
+		return &auth.CredentialError{Reason: "The access token is not bound to a session."}
+	}
+	return a.jwt.Check(ctx, id)
+}
+
 // API keys stored in the database have the form wdn_<id>_<secret>.
 const apiKeyPrefix = "wdn_"
 
