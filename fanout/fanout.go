@@ -27,6 +27,17 @@
 //
 // Memory is a Bus within one process, for a single instance;
 // fanout/redisfanout shares one between instances through Redis.
+//
+// # Hub
+//
+// A subscription may be costly (one Redis connection with redisfanout),
+// so a server with thousands of streams subscribes once per channel and
+// shares it through a Hub: local listeners follow keys (a user, a room),
+// and one Publish reaches the listeners of several keys on every
+// instance as one bus message. Listeners keep the Bus contract (at most
+// once; dropped with ErrSlowSubscriber when behind) and share each
+// payload read-only; the Hub resubscribes by itself when its subscription
+// ends, and drops malformed messages from the bus.
 package fanout
 
 import (
