@@ -31,7 +31,11 @@ import (
 	"github.com/wardenhq/warden/files"
 	"github.com/wardenhq/warden/internal/accounts"
 	"github.com/wardenhq/warden/internal/store"
+	"github.com/wardenhq/warden/fanout"
 	"github.com/wardenhq/warden/ratelimit"
+	"github.com/wardenhq/warden/sse"
+	"github.com/wardenhq/warden/ticket"
+	"github.com/wardenhq/warden/ws"
 )
 
 //go:embed migrations
@@ -64,9 +68,20 @@ type Config struct {
 	// Media stores avatar files (<data dir>/media/, which the server
 	// serves under MediaURLPrefix); nil leaves the avatar upload route
 	// out.
-	Media  *files.Store
-	Logger *slog.Logger
-	Now    func() time.Time
+	Media *files.Store
+	// Realtime (realtime.go). Tickets holds the one-time tickets that open
+	// sockets and event streams, and Bus carries events between instances:
+	// both in this process when nil (one instance). Sockets and Streams
+	// are the WebSocket and event-stream servers with their caps; built
+	// with the libraries' defaults when nil. Bearer must implement
+	// auth.Checker, so that open connections end when their login is
+	// revoked.
+	Tickets ticket.Store
+	Bus     fanout.Bus
+	Sockets *ws.Server
+	Streams *sse.Server
+	Logger  *slog.Logger
+	Now     func() time.Time
 }
 
 // Service is the book club.
@@ -81,6 +96,9 @@ type Service struct {
 	names nameCache
 	// firstPage is the rendered first page of books (books.go).
 	firstPage atomic.Pointer[firstPage]
+	// rt is the realtime state: event hub, login watcher, connection
+	// servers (realtime.go).
+	rt *realtime
 }
 
 // New validates cfg and returns the service.
@@ -99,7 +117,11 @@ func New(cfg Config) (*Service, error) {
 			return ratelimit.NewMemory(p, ratelimit.MemoryOptions{})
 		}
 	}
-	return &Service{cfg: cfg, log: cfg.Logger, now: cfg.Now}, nil
+	rt, err := newRealtime(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{cfg: cfg, log: cfg.Logger, now: cfg.Now, rt: rt}, nil
 }
 
 // Mount registers the book club's routes on r.
@@ -108,6 +130,12 @@ func (s *Service) Mount(r *warden.Router) error {
 		return err
 	}
 	if err := s.mountSocial(r); err != nil {
+		return err
+	}
+	if err := s.mountChat(r); err != nil {
+		return err
+	}
+	if err := s.mountRealtime(r); err != nil {
 		return err
 	}
 	return s.mountAvatar(r)

@@ -184,26 +184,41 @@ func (c *social) follows(ctx context.Context, followerID, followeeID string) (bo
 }
 
 // follow makes followerID follow followeeID, as a pending request when
-// request is set, and reports whether the follow is (still) pending. An
-// approved follow stays approved whatever is asked; a pending one becomes
-// approved when request is not set (the followee has turned public since
-// the request was made).
-func (c *social) follow(ctx context.Context, followerID, followeeID string, request bool) (pending bool, err error) {
+// request is set, and reports whether the follow is (still) pending and
+// whether this call changed anything (a new follow or request, or a
+// request turned into a follow), so that a repeated follow notifies no
+// one. An approved follow stays approved whatever is asked; a pending one
+// becomes approved when request is not set (the followee has turned
+// public since the request was made).
+func (c *social) follow(ctx context.Context, followerID, followeeID string, request bool) (pending, changed bool, err error) {
 	db := c.cfg.DB
 	now := unixMS(c.now())
 	err = db.InTx(ctx, func(tx *sql.Tx) error {
+		changed = false // InTx may run this again
 		q := insertIgnore(db.Dialect, "follows", "follower_id, followee_id, pending, created_at", "?, ?, ?, ?", "follower_id, followee_id", "follower_id")
-		if _, err := tx.ExecContext(ctx, db.Rebind(q), followerID, followeeID, request, now); err != nil {
+		res, err := tx.ExecContext(ctx, db.Rebind(q), followerID, followeeID, request, now)
+		if err != nil {
 			return err
 		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n > 0 {
+			changed = true
+		}
 		if !request {
-			if _, err := tx.ExecContext(ctx, db.Rebind(`UPDATE follows SET pending = FALSE WHERE follower_id = ? AND followee_id = ? AND pending = TRUE`), followerID, followeeID); err != nil {
+			res, err := tx.ExecContext(ctx, db.Rebind(`UPDATE follows SET pending = FALSE WHERE follower_id = ? AND followee_id = ? AND pending = TRUE`), followerID, followeeID)
+			if err != nil {
 				return err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n > 0 {
+				changed = true
 			}
 		}
 		return tx.QueryRowContext(ctx, db.Rebind(`SELECT pending FROM follows WHERE follower_id = ? AND followee_id = ?`), followerID, followeeID).Scan(&pending)
 	})
-	return pending, dbErr(err)
+	return pending, changed, dbErr(err)
 }
 
 // handleFollow follows the path's user: 204 when the follow is in effect
@@ -230,10 +245,13 @@ func (c *social) handleFollow(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, errNoSuchUser)
 		return
 	}
-	pending, err := c.follow(r.Context(), me, u.ID, request)
+	pending, changed, err := c.follow(r.Context(), me, u.ID, request)
 	if err != nil {
 		c.fail(w, r, err)
 		return
+	}
+	if changed && p.NotifyFollowers {
+		c.notifyFollower(r.Context(), u.ID, me, pending)
 	}
 	if pending {
 		writeMessage(w, http.StatusAccepted, "Follow request sent; you will follow "+u.Username+" once they approve it.")

@@ -32,6 +32,8 @@ import (
 	"github.com/wardenhq/warden/password"
 	"github.com/wardenhq/warden/ratelimit"
 	"github.com/wardenhq/warden/revoke"
+	"github.com/wardenhq/warden/sse"
+	"github.com/wardenhq/warden/ws"
 )
 
 var testSecret = []byte("bookclub-test-secret-that-is-long-enough")
@@ -69,6 +71,10 @@ type options struct {
 	// default when nil); roomyLimits lifts the per-user write limits for
 	// tests that send many writes as one user.
 	newLimiter func(ratelimit.Policy) (ratelimit.Limiter, error)
+	// sockets and streams replace the book club's default WebSocket and
+	// event-stream servers (caps, timeouts).
+	sockets *ws.Server
+	streams *sse.Server
 }
 
 // roomyLimits builds every limiter with a burst no test exhausts, keeping
@@ -136,7 +142,7 @@ func newHarness(t testing.TB, e storetest.Engine, o options) *harness {
 	t.Cleanup(func() { mediaServer.Close() })
 	h.club, err = bookclub.New(bookclub.Config{
 		DB: db, Accounts: h.accounts, Bearer: h.accounts.Authenticator(), Logger: logger, Now: h.clock.Now,
-		NewLimiter: o.newLimiter, Media: media,
+		NewLimiter: o.newLimiter, Media: media, Sockets: o.sockets, Streams: o.streams,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -156,10 +162,21 @@ func newHarness(t testing.TB, e storetest.Engine, o options) *harness {
 	// The media route as internal/app mounts it (public, unthrottled).
 	h.router.Handle("GET", bookclub.MediaURLPrefix+"{path...}", mediaServer, warden.Require(guard.AllowAny), warden.Unthrottled(),
 		warden.Doc(warden.Operation{Summary: "A stored file", Responses: map[int]any{200: warden.Response{Body: "", ContentType: "image/png"}}}))
+	if err := h.club.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
 	h.srv = httptest.NewServer(h.router)
 	t.Cleanup(func() {
 		h.srv.Close()
 		h.accounts.Wait()
+		h.club.Close()
+	})
+	// Runs first: open sockets and event streams end, so that srv.Close
+	// does not wait for them.
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		h.club.Shutdown(ctx)
 	})
 	return h
 }
