@@ -28,10 +28,10 @@ import (
 
 	"github.com/wardenhq/warden"
 	"github.com/wardenhq/warden/auth"
+	"github.com/wardenhq/warden/fanout"
 	"github.com/wardenhq/warden/files"
 	"github.com/wardenhq/warden/internal/accounts"
 	"github.com/wardenhq/warden/internal/store"
-	"github.com/wardenhq/warden/fanout"
 	"github.com/wardenhq/warden/ratelimit"
 	"github.com/wardenhq/warden/sse"
 	"github.com/wardenhq/warden/ticket"

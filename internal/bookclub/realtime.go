@@ -251,10 +251,10 @@ func (s *Service) watch(ctx context.Context, id *auth.Identity, end func(error))
 // event is what travels on the hub: one of the kinds below, rendered per
 // transport by the receiver.
 type event struct {
-	Kind      string `json:"kind"`
-	RoomID    int64  `json:"room_id,omitempty"`
-	UserID    string `json:"user_id,omitempty"`
-	Username  string `json:"username,omitempty"`
+	Kind      string    `json:"kind"`
+	RoomID    int64     `json:"room_id,omitempty"`
+	UserID    string    `json:"user_id,omitempty"`
+	Username  string    `json:"username,omitempty"`
 	Message   string    `json:"message,omitempty"`
 	Timestamp time.Time `json:"timestamp,omitzero"`
 }
@@ -266,7 +266,7 @@ const (
 	kindFollowRequest = "follow_request"
 )
 
-func roomKey(roomID int64) string { return "room:" + strconv.FormatInt(roomID, 10) }
+func roomKey(roomID int64) string  { return "room:" + strconv.FormatInt(roomID, 10) }
 func userKey(userID string) string { return "user:" + userID }
 
 // publish sends e for keys. Delivery is at most once: a message that

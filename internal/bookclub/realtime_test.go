@@ -466,4 +466,3 @@ func TestSocketCapsAndCleanup(t *testing.T) {
 		t.Fatalf("after closing, a new socket: %v", err)
 	}
 }
-
