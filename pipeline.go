@@ -46,7 +46,8 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // the access log.
 func RequestID(ctx context.Context) string { return reqinfo.RequestID(ctx) }
 
-// finish recovers a panic into a 500 problem and writes the access log.
+// finish recovers a panic into a 500 problem, tells the Observer and
+// writes the access log.
 func (rt *Router) finish(rw *responseWriter, r *http.Request, start time.Time) {
 	c := rt.core
 	if v := recover(); v != nil {
@@ -63,12 +64,19 @@ func (rt *Router) finish(rw *responseWriter, r *http.Request, start time.Time) {
 		}
 		rw.status = http.StatusInternalServerError
 	}
-	if c.cfg.DisableAccessLog {
+	if c.cfg.DisableAccessLog && c.cfg.Observer == nil {
 		return
 	}
 	status := rw.status
 	if status == 0 {
 		status = http.StatusOK
+	}
+	d := time.Since(start)
+	if c.cfg.Observer != nil {
+		observe(c.cfg.Observer, rw.info, status, d)
+	}
+	if c.cfg.DisableAccessLog {
+		return
 	}
 	attrs := [...]slog.Attr{
 		slog.String("request_id", rw.info.RequestID),
@@ -77,7 +85,7 @@ func (rt *Router) finish(rw *responseWriter, r *http.Request, start time.Time) {
 		slog.String("query", RedactQuery(r.URL.RawQuery)),
 		slog.Int("status", status),
 		slog.Int64("bytes", rw.bytes),
-		slog.Duration("duration", time.Since(start)),
+		slog.Duration("duration", d),
 		slog.String("client_ip", clientIPString(rw.info)),
 		slog.String("user_id", userID(rw.info)),
 	}

@@ -51,6 +51,10 @@ type Config struct {
 	// and an anonymous one by address, before the route's own limits and
 	// guards. A route opts out with Unthrottled (health checks).
 	Throttle func(http.Handler) http.Handler
+	// Observer, when set, is told of every finished request (by route
+	// pattern and status) and of the pipeline's authentication and
+	// rate-limit refusals, for metrics; see Observer. Nil observes nothing.
+	Observer Observer
 }
 
 // Router is an http.Handler that serves registered routes through the
@@ -302,11 +306,11 @@ func (rt *Router) Handle(method, path string, h http.Handler, opts ...Option) {
 		panic(fmt.Sprintf("warden: %s %s has no guard; add warden.Require(guard.IsAuthenticated), or guard.AllowAny for a public route", method, path))
 	}
 	c.describe(method, path, &rc)
-	chain := c.compose(h, &rc)
+	chain := c.compose(method+" "+path, h, &rc)
 	for _, p := range variants(path) {
 		c.mux.Handle(method+" "+p, chain)
 		if rc.cors != nil {
-			c.addPreflight(p, method, rc.cors)
+			c.addPreflight(path, p, method, rc.cors)
 		}
 	}
 }
@@ -320,13 +324,14 @@ func variants(path string) []string {
 	return []string{path, path + "/{$}"}
 }
 
-// compose builds the route's chain once; outermost first: routed marker,
+// compose builds the route's chain once; outermost first: routed marker
+// (which records the route's pattern for the Observer),
 // the route's CSP, CORS, body limit, multipart limits, authentication, the
 // router-wide throttle, rate limits, guards,
 // no-store, custom middleware, handler. The problems each stage answers
 // are listed for the API description by problemsOf (router_doc.go): a
 // new stage goes there too.
-func (c *core) compose(h http.Handler, rc *route) http.Handler {
+func (c *core) compose(pattern string, h http.Handler, rc *route) http.Handler {
 	for _, mw := range slices.Backward(rc.middleware) {
 		h = mw(h)
 	}
@@ -355,13 +360,18 @@ func (c *core) compose(h http.Handler, rc *route) http.Handler {
 	if rc.csp != nil {
 		h = withCSP(rc.csp, h)
 	}
-	return markRouted(h)
+	return markRouted(pattern, h)
 }
 
-func markRouted(next http.Handler) http.Handler {
+// markRouted records that the request reached the route registered as
+// pattern ("GET /api/books/{id}"). The pattern is the registered one, not
+// the variant the mux matched (".../{$}") nor the path asked for, so that
+// it can label metrics.
+func markRouted(pattern string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if info := reqinfo.From(r.Context()); info != nil {
 			info.Routed = true
+			info.Route = pattern
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -374,7 +384,9 @@ type preflight struct {
 	methods []string
 }
 
-func (c *core) addPreflight(path, method string, policy *secure.CORS) {
+// addPreflight answers OPTIONS on path, a variant of the route registered
+// on registered.
+func (c *core) addPreflight(registered, path, method string, policy *secure.CORS) {
 	pf := c.preflights[path]
 	if pf == nil {
 		pf = &preflight{cors: policy}
@@ -384,7 +396,7 @@ func (c *core) addPreflight(path, method string, policy *secure.CORS) {
 			w.WriteHeader(http.StatusNoContent)
 		})
 		if method != http.MethodOptions {
-			c.mux.Handle(http.MethodOptions+" "+path, markRouted(policy.Handler(allow)))
+			c.mux.Handle(http.MethodOptions+" "+path, markRouted(http.MethodOptions+" "+registered, policy.Handler(allow)))
 		}
 	} else if pf.cors != policy {
 		panic(fmt.Sprintf("warden: routes on %s use different CORS policies; use one policy per path", path))

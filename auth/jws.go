@@ -115,7 +115,7 @@ func (j *JWT) verifyCompact(raw string) (*verifiedToken, error) {
 	}
 	if err := j.validator.Validate(claims); err != nil {
 		if errors.Is(err, jwt.ErrTokenExpired) {
-			return nil, invalid("The access token has expired.", err)
+			return nil, refusedAs(FailureExpired, "The access token has expired.", err)
 		}
 		return nil, invalid(reasonInvalid, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/wardenhq/warden/internal/reqinfo"
 	"github.com/wardenhq/warden/problem"
 )
 
@@ -21,8 +22,10 @@ const keyTooLongDetail = "The value that identifies the client for rate limiting
 // refused one is answered 429 with Retry-After; a key over MaxKeyBytes is
 // answered 400 without being stored or echoed; a limiter error is logged to
 // logger (slog.Default when nil; at most every ten seconds) and answered 503
-// with Retry-After, never let through. Middleware panics when l or key is
-// nil or l's policy is invalid, mistakes to catch at start-up.
+// with Retry-After, never let through. Behind a warden.Router, a 429
+// reaches the router's Observer with the policy's name. Middleware panics
+// when l or key is nil or l's policy is invalid, mistakes to catch at
+// start-up.
 func Middleware(logger *slog.Logger, l Limiter, key KeyFunc) func(http.Handler) http.Handler {
 	if logger == nil {
 		logger = slog.Default()
@@ -55,6 +58,9 @@ func Middleware(logger *slog.Logger, l Limiter, key KeyFunc) func(http.Handler) 
 			}
 			h.set(w.Header(), d)
 			if !d.Allowed {
+				if info := reqinfo.From(r.Context()); info != nil {
+					info.RateLimited = p.Name // validated at start-up: bounded and printable
+				}
 				n := problem.Seconds(d.RetryAfter)
 				unit := " seconds."
 				if n == 1 {

@@ -68,6 +68,8 @@ type App struct {
 	newLimiter func(ratelimit.Policy) (ratelimit.Limiter, error)
 	// failures counts failed logins in Redis; nil means the database.
 	failures accounts.FailureCounter
+	// metrics backs GET /metrics on WARDEN_METRICS_ADDR (metrics.go).
+	metrics metricsState
 }
 
 // New builds the server for cfg: it opens and migrates the database. In
@@ -107,10 +109,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (_ *App, 
 	if err = a.openMedia(); err != nil {
 		return nil, err
 	}
-	if a.bookclub, err = bookclub.New(bookclub.Config{
-		DB: a.db, Accounts: a.accounts, Bearer: a.accounts.Authenticator(),
-		NewLimiter: a.newLimiter, Logger: logger, Media: a.media,
-	}); err != nil {
+	if err = a.openBookclub(ctx); err != nil {
 		return nil, err
 	}
 	if cfg.APIKeys != nil {
@@ -122,7 +121,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (_ *App, 
 	if err != nil {
 		return nil, err
 	}
+	a.openMetrics()
 	a.router, err = warden.NewRouter(warden.Config{
+		Observer:       a.observer(),
 		Throttle:       throttle,
 		Logger:         logger,
 		TrustedProxies: cfg.TrustedProxies,
@@ -342,6 +343,9 @@ func (a *App) Close() error {
 		a.accounts.Close() // stops the purge of expired rows, then waits for mail
 	}
 	var errs []error
+	if a.bookclub != nil {
+		errs = append(errs, a.bookclub.Close())
+	}
 	for _, c := range a.closers {
 		errs = append(errs, c.Close())
 	}
@@ -382,9 +386,25 @@ func (a *App) Run(ctx context.Context) error {
 	return a.Serve(ctx, ln)
 }
 
-// Serve is Run on an existing listener.
+// Serve is Run on an existing listener. With WARDEN_METRICS_ADDR it also
+// serves GET /metrics there, until the API's shutdown is over.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	stopMetrics, err := a.startMetrics()
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopMetrics()
 	srv := a.Server()
+	// Open sockets and event streams never go idle: end them when the
+	// shutdown starts, or srv.Shutdown would wait for its deadline.
+	srv.RegisterOnShutdown(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := a.bookclub.Shutdown(ctx); err != nil {
+			a.logger.Warn("realtime connections did not all close", slog.Any("error", err))
+		}
+	})
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	a.logger.Info("warden serving", slog.String("addr", ln.Addr().String()), slog.String("env", a.cfg.Env))

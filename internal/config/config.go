@@ -41,8 +41,11 @@ const (
 
 // Config is the validated configuration of a Warden server.
 type Config struct {
-	Env         string
-	Addr        string
+	Env  string
+	Addr string
+	// MetricsAddr is the listen address of GET /metrics, apart from Addr;
+	// empty when metrics are off.
+	MetricsAddr string
 	DataDir     string
 	DatabaseURL string
 	RedisURL    string
@@ -80,6 +83,10 @@ type Config struct {
 	// limits per anonymous client and per signed-in user; 0 turns one off.
 	RateAnonPerMinute int
 	RateUserPerMinute int
+	// WSMaxConns and WSMaxPerUser cap open chat sockets per process and
+	// per user; SSEMaxStreams and SSEMaxPerUser cap event streams.
+	WSMaxConns, WSMaxPerUser     int
+	SSEMaxStreams, SSEMaxPerUser int
 	// DemoRoutes mounts the /api/demo routes: on in development, off in
 	// production unless WARDEN_DEMO_ROUTES asks for them.
 	DemoRoutes bool

@@ -1,7 +1,9 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"strconv"
@@ -81,6 +83,17 @@ var table = []setting{
 	{name: "WARDEN_ADDR", flag: "addr", def: "127.0.0.1:8080",
 		doc:   "listen address",
 		parse: nonEmpty("set a listen address such as 127.0.0.1:8080", func(c *Config, s string) { c.Addr = s })},
+	{name: "WARDEN_METRICS_ADDR", flag: "metrics-addr",
+		about: "none (off)",
+		doc:   "listen address (`host:port`) of `GET /metrics` (Prometheus), apart from the API; it has no authentication, so keep it on loopback or a private network, never public",
+		parse: func(c *Config, v value) error {
+			addr, err := parseListenAddr(v.raw)
+			if err != nil {
+				return fmt.Errorf("%s %v", v.name, err)
+			}
+			c.MetricsAddr = addr
+			return nil
+		}},
 	{name: "WARDEN_DATA_DIR", flag: "data-dir", def: "./warden_data",
 		doc:   "data directory (created 0700): SQLite database (created 0600; refused if the group or others may access it), generated development key, mail outbox",
 		parse: nonEmpty("set a directory for the database and generated secrets", func(c *Config, s string) { c.DataDir = s })},
@@ -189,6 +202,18 @@ var table = []setting{
 	{name: "WARDEN_RATE_USER_PER_MINUTE", def: "1200",
 		doc:   "router-wide limit per signed-in user, after authentication; health checks exempt; `0` turns it off",
 		parse: intIn(0, 1000000, func(c *Config, n int) { c.RateUserPerMinute = n })},
+	{name: "WARDEN_WS_MAX_CONNS", def: "10000",
+		doc:   "open chat WebSockets per process (beyond it the upgrade answers 503 with Retry-After)",
+		parse: intIn(1, 1000000, func(c *Config, n int) { c.WSMaxConns = n })},
+	{name: "WARDEN_WS_MAX_PER_USER", def: "8",
+		doc:   "open chat WebSockets per user (beyond it 429 with Retry-After)",
+		parse: intIn(1, 1000, func(c *Config, n int) { c.WSMaxPerUser = n })},
+	{name: "WARDEN_SSE_MAX_STREAMS", def: "1000",
+		doc:   "open event streams (`/api/events`) per process (beyond it 503 with Retry-After)",
+		parse: intIn(1, 1000000, func(c *Config, n int) { c.SSEMaxStreams = n })},
+	{name: "WARDEN_SSE_MAX_PER_USER", def: "5",
+		doc:   "open event streams per user (beyond it 429 with Retry-After)",
+		parse: intIn(1, 1000, func(c *Config, n int) { c.SSEMaxPerUser = n })},
 	{name: "WARDEN_ARGON2_MEMORY_KIB", def: "19456",
 		doc:   "Argon2id memory of new password hashes, KiB",
 		parse: intIn(7168, 4<<20, func(c *Config, n int) { c.argon2.Memory = uint32(n) })},
@@ -258,6 +283,12 @@ func (c *Config) finish(in inputs, failed map[string]bool) []string {
 			add("WARDEN_ARGON2_*: %v", err)
 		}
 		c.Hasher = h
+	}
+
+	// The same address twice would fail at listen time with a less
+	// helpful message; other overlaps (0.0.0.0 and 127.0.0.1) still do.
+	if c.MetricsAddr != "" && c.MetricsAddr == c.Addr {
+		add("WARDEN_METRICS_ADDR must differ from WARDEN_ADDR: /metrics has no authentication and is served on its own listener")
 	}
 
 	if c.RedisURL != "" && (c.RedisPrefix == "" || strings.ContainsAny(c.RedisPrefix, " \r\n*?[")) {
@@ -420,6 +451,41 @@ func serviceURL(store func(*Config, string)) func(*Config, value) error {
 		store(c, v.raw)
 		return nil
 	}
+}
+
+// maxHostBytes is the longest host name DNS allows.
+const maxHostBytes = 253
+
+// parseListenAddr reads an optional listen address, host:port with a
+// numeric port ("" is returned as it is: off). The host may be empty (every
+// interface), a name or an IP address (IPv6 in brackets). Its errors say
+// what is wrong without repeating the value, which the operator has in
+// front of them.
+func parseListenAddr(raw string) (string, error) {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return "", nil
+	}
+	host, port, err := net.SplitHostPort(raw)
+	if err != nil {
+		return "", errors.New("must be host:port, such as 127.0.0.1:9090 or [::1]:9090")
+	}
+	if len(host) > maxHostBytes {
+		return "", fmt.Errorf("has a host longer than %d bytes", maxHostBytes)
+	}
+	for i := 0; i < len(host); i++ {
+		switch c := host[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case c == '.', c == '-', c == ':', c == '%', c == '_': // names, IPv6, zones
+		default:
+			return "", errors.New("has a host with a character other than letters, digits and .-:%_")
+		}
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || len(port) > 5 || strings.Trim(port, "0123456789") != "" || n > 65535 {
+		return "", errors.New("must end in a port number from 0 to 65535, such as :9090")
+	}
+	return raw, nil
 }
 
 func parseJWTAlgorithm(c *Config, v value) error {

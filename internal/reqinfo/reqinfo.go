@@ -4,7 +4,9 @@
 // Contract: the outermost Warden middleware attaches one *Info per request
 // with Attach; inner middleware fills its fields instead of wrapping the
 // context again, which saves one request copy per layer on the hot path.
-// Fields are written before the handler runs and only read afterwards.
+// Fields are written before the handler runs (a refusal ends the request
+// there) and only read afterwards; the router reads Route, AuthFailure and
+// RateLimited once the request is over, for its Observer.
 package reqinfo
 
 import (
@@ -23,6 +25,16 @@ type Info struct {
 	// Routed is set when the request reached a registered route, so that
 	// the router can tell its own 404/405 answers from a handler's.
 	Routed bool
+	// Route is the registered pattern the request reached ("GET
+	// /api/books/{id}"), never the raw path, so that it can label metrics
+	// without unbounded cardinality; "" before routing.
+	Route string
+	// AuthFailure is the auth.Failure with which authentication refused
+	// the request (a string here to keep imports one-way); "" otherwise.
+	AuthFailure string
+	// RateLimited is the name of the rate-limit policy that refused the
+	// request with 429; "" otherwise.
+	RateLimited string
 }
 
 type key struct{}
