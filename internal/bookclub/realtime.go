@@ -57,6 +57,13 @@ const (
 // connection caps refuse more than a handful at once anyway.
 var ticketRate = ratelimit.Policy{Name: "ws_ticket", Rate: 1, Burst: 30}
 
+// chatRate limits a user's chat messages across all their sockets and
+// instances: each is a database write and a fan-out to the room. The
+// socket's own flood limit (ws.Config) bounds one connection; this bounds
+// a user with several. Going over it closes the socket with 1008, as a
+// flood on one socket does.
+var chatRate = ratelimit.Policy{Name: "chat_message", Rate: 5, Burst: 20}
+
 // realtime is the Service's realtime state, built by New.
 type realtime struct {
 	hub     *fanout.Hub
@@ -65,6 +72,8 @@ type realtime struct {
 	tickets ticket.Store
 	sockets *ws.Server
 	streams *sse.Server
+	// messages is the per-user chat limiter (chatRate), built by Mount.
+	messages ratelimit.Limiter
 	// stopWatcher ends the watcher's loop (Start).
 	stopWatcher context.CancelFunc
 }
@@ -133,6 +142,9 @@ func (s *Service) Streams() *sse.Server { return s.rt.streams }
 func (s *Service) mountRealtime(r *warden.Router) error {
 	l, err := s.cfg.NewLimiter(ticketRate)
 	if err != nil {
+		return err
+	}
+	if s.rt.messages, err = s.cfg.NewLimiter(chatRate); err != nil {
 		return err
 	}
 	signedIn := warden.Require(guard.IsAuthenticated)
@@ -392,6 +404,16 @@ func (s *Service) chatFromSocket(ctx context.Context, conn *ws.Conn, roomID int6
 	var in socketMessage
 	if err := json.Unmarshal(raw, &in); err != nil || in.Message == nil {
 		s.sendFrame(conn, socketFrame{Type: "error", Message: `Send a JSON object {"message": "..."}.`})
+		return
+	}
+	switch d, err := s.rt.messages.Allow(ctx, userID); {
+	case err != nil:
+		// Fail closed, but keep the socket: the limiter's store may be
+		// back for the next message.
+		s.sendFrame(conn, socketFrame{Type: "error", Message: "The message could not be accepted right now; try again shortly."})
+		return
+	case !d.Allowed:
+		conn.Close(websocket.StatusPolicyViolation, "too many messages")
 		return
 	}
 	_, err := s.postChatMessage(ctx, roomID, userID, *in.Message)

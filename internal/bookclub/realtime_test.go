@@ -466,3 +466,39 @@ func TestSocketCapsAndCleanup(t *testing.T) {
 		t.Fatalf("after closing, a new socket: %v", err)
 	}
 }
+
+// A user's messages are limited across their sockets: two sockets each
+// under the per-socket flood limit still cannot exceed the user's.
+func TestChatMessagesAreLimitedPerUser(t *testing.T) {
+	h := newHarness(t, sqliteEngine(), options{})
+	alice := h.newUser("alice", accounts.CreateOptions{})
+	room := h.newRoom(alice, "readers")
+	first, second := h.join(alice, room), h.join(alice, room)
+	for i := range 12 {
+		for _, c := range []*websocket.Conn{first, second} {
+			// A write to a socket the server closed fails; keep going.
+			_ = c.Write(context.Background(), websocket.MessageText, []byte(`{"message":"m`+strconv.Itoa(i)+`"}`))
+		}
+	}
+	flooded := 0
+	for _, c := range []*websocket.Conn{first, second} {
+		if closedWith(c, 2*time.Second) == websocket.StatusPolicyViolation {
+			flooded++
+		}
+	}
+	if flooded == 0 {
+		t.Fatal("24 messages in a moment from two sockets: neither was closed for flooding")
+	}
+}
+
+// closedWith reads c until it closes, returning the code, or -1 when it is
+// still open after within.
+func closedWith(c *websocket.Conn, within time.Duration) websocket.StatusCode {
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	for {
+		if _, _, err := c.Read(ctx); err != nil {
+			return websocket.CloseStatus(err)
+		}
+	}
+}

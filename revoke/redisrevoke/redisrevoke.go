@@ -10,15 +10,39 @@
 // <prefix>revoked-sid:<sid> for a login, <prefix>user-nbf:<sub> holding a
 // user's not-before instant in Unix nanoseconds. Revoking again keeps the
 // later expiry and the later instant, never shortening a revocation. Every
-// write also publishes on <prefix>revocations, in the same MULTI/EXEC: one
-// round trip. Check asks for all three keys with one MGET.
+// write also publishes on the channel <prefix>revocations, in the same
+// MULTI/EXEC: one round trip. Check asks for all three keys with one MGET.
 //
 // Check answers from a local cache of "not revoked" answers (see
 // revoke/internal/checkcache) only while this Store's subscription to the
-// revocations channel is confirmed up: every message on it, and every
-// reconnection, forgets the cache, and a silent connection is found out by
-// a ping every PingInterval. While the subscription is down, every Check
-// asks Redis.
+// revocations channel is confirmed up (see internal/redissub): every
+// message on it, and every loss of it, forgets the cache; a ping every
+// PingInterval confirms it, and a subscription that stops answering is
+// taken for lost. While the subscription is down, every Check asks Redis.
+//
+// # Redis Cluster
+//
+// With a Cluster client (redis+cluster://) every key and the channel are
+// named under the prefix as a hash tag (rediskey.HashTag):
+// {<prefix>}revoked:<jti>, {<prefix>}revoked-sid:<sid>,
+// {<prefix>}user-nbf:<sub> and {<prefix>}revocations. They share one hash slot, so the MGET and the MULTI/EXEC stay single
+// commands on one shard, which holds the whole revocation list (it is
+// small: entries live at most a token lifetime). The channel is sharded
+// (SPUBLISH inside the MULTI/EXEC, SSUBSCRIBE), so the writer and every
+// subscriber meet on that shard's master and a pong there proves that
+// every revocation written before it has been heard; cluster-wide PUBLISH
+// would cross the cluster bus, which drops messages silently while a link
+// between nodes is down. When that master fails, Check and the writes
+// fail (fail closed, below) and the subscription is lost, so no cached
+// answer is trusted; once a replica has been promoted the client finds it
+// by itself and the subscription is made again on it. Even a subscription
+// left on a partitioned former master that still answers pings trusts no
+// answer older than checkcache.MaxAge, inside revoke.MaxPropagation.
+//
+// On a single node and with Sentinel the names carry no braces and the
+// channel is plain pub/sub, as before Cluster was supported, so that
+// instances of older and newer versions share one list during a rolling
+// upgrade.
 //
 // # Failure behaviour
 //
@@ -31,7 +55,9 @@
 // Revocations live only in Redis: a Redis that restarts without
 // persistence forgets them, and tokens revoked before the restart pass
 // again until they expire. Run Redis with persistence (appendonly yes) or
-// with replicas and failover for a revocation list that survives. Expiry
+// with replicas and failover for a revocation list that survives;
+// replication is asynchronous, so a revocation acknowledged by a master
+// that crashes before its replica has it is lost all the same. Expiry
 // follows the Redis server's clock; keep it in step with the instances'
 // (NTP), as token expiry checks need anyway. Requires Redis 7.0 or later.
 package redisrevoke
@@ -46,23 +72,30 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/wardenhq/warden/internal/rediskey"
+	"github.com/wardenhq/warden/internal/redissub"
 	"github.com/wardenhq/warden/revoke"
 	"github.com/wardenhq/warden/revoke/internal/checkcache"
 )
 
-// PingInterval is how often a quiet subscription is pinged; a subscription
-// that does not answer within it is taken for lost.
+// PingInterval is how often the subscription is pinged. Each answer
+// confirms it for two intervals, so the cache stops being trusted within
+// two intervals of the last answer; after three without one the
+// connection is taken for lost and made again.
 const PingInterval = time.Second
 
 // Store is a revoke.Store in Redis. It is safe for concurrent use. Close
 // stops its subscription.
 type Store struct {
 	client redis.UniversalClient
-	prefix string
-	now    func() time.Time
-	cache  *checkcache.Cache
-	stop   context.CancelFunc
-	done   sync.WaitGroup
+	// keys starts every key and the channel: the prefix, or in a Cluster
+	// the prefix as a hash tag.
+	keys    string
+	sharded bool
+	now     func() time.Time
+	cache   *checkcache.Cache
+	stop    context.CancelFunc
+	done    sync.WaitGroup
 }
 
 var _ revoke.Store = (*Store)(nil)
@@ -72,7 +105,10 @@ var _ revoke.Store = (*Store)(nil)
 // must use the same prefix to share the list.
 func New(client redis.UniversalClient, prefix string) *Store {
 	ctx, stop := context.WithCancel(context.Background())
-	s := &Store{client: client, prefix: prefix, now: time.Now, cache: checkcache.New(0, nil), stop: stop}
+	s := &Store{client: client, keys: prefix, sharded: redissub.Sharded(client), now: time.Now, cache: checkcache.New(0, nil), stop: stop}
+	if s.sharded {
+		s.keys = rediskey.HashTag(prefix)
+	}
 	s.done.Add(1)
 	go s.watch(ctx)
 	return s
@@ -86,17 +122,17 @@ func (s *Store) Close() error {
 	return nil
 }
 
-func (s *Store) channel() string { return s.prefix + "revocations" }
+func (s *Store) channel() string { return s.keys + "revocations" }
 
 // Revoke implements revoke.Store. A token that has already expired needs
 // no entry and is skipped without a round trip.
 func (s *Store) Revoke(ctx context.Context, id string, expiresAt time.Time) error {
-	return s.mark(ctx, s.prefix+"revoked:"+id, id, expiresAt)
+	return s.mark(ctx, s.keys+"revoked:"+id, id, expiresAt)
 }
 
 // RevokeSession implements revoke.Store.
 func (s *Store) RevokeSession(ctx context.Context, sid string, until time.Time) error {
-	return s.mark(ctx, s.prefix+"revoked-sid:"+sid, sid, until)
+	return s.mark(ctx, s.keys+"revoked-sid:"+sid, sid, until)
 }
 
 // mark sets key until `until` and publishes the change.
@@ -137,7 +173,7 @@ func (s *Store) RevokeUser(ctx context.Context, subject string, before, until ti
 	if !until.After(s.now()) {
 		return nil
 	}
-	key := s.prefix + "user-nbf:" + subject
+	key := s.keys + "user-nbf:" + subject
 	nanos := strconv.FormatInt(before.UnixNano(), 10)
 	return s.write(ctx, func(p redis.Pipeliner) {
 		// EVAL, not EVALSHA: inside MULTI a missing script cannot be
@@ -152,13 +188,13 @@ func pxat(t time.Time) string {
 	return strconv.FormatInt(t.Add(time.Millisecond-time.Nanosecond).UnixMilli(), 10)
 }
 
-// write runs cmds and a PUBLISH in one MULTI/EXEC, then forgets this
+// write runs cmds and a PUBLISH (SPUBLISH in a Cluster) in one MULTI/EXEC, then forgets this
 // instance's cached answers, so the revocation holds here on the next
 // request whatever the subscription is doing.
 func (s *Store) write(ctx context.Context, cmds func(redis.Pipeliner)) error {
 	results, err := s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		cmds(p)
-		p.Publish(ctx, s.channel(), "1")
+		redissub.Publish(ctx, p, s.sharded, s.channel(), "1")
 		return nil
 	})
 	s.cache.Invalidate()
@@ -187,7 +223,7 @@ func (s *Store) Check(ctx context.Context, t revoke.Token) (bool, error) {
 	if t.Session != "" {
 		sid = t.Session
 	}
-	vals, err := s.client.MGet(ctx, s.prefix+"revoked:"+t.ID, s.prefix+"revoked-sid:"+sid, s.prefix+"user-nbf:"+t.Subject).Result()
+	vals, err := s.client.MGet(ctx, s.keys+"revoked:"+t.ID, s.keys+"revoked-sid:"+sid, s.keys+"user-nbf:"+t.Subject).Result()
 	if err != nil {
 		return false, fmt.Errorf("redisrevoke: checking a token: %w", err)
 	}
@@ -214,37 +250,24 @@ func (s *Store) Check(ctx context.Context, t revoke.Token) (bool, error) {
 func (s *Store) watch(ctx context.Context) {
 	defer s.done.Done()
 	defer s.cache.Lost()
-	sub := s.client.Subscribe(ctx, s.channel())
+	sub := redissub.Subscribe(ctx, s.client, s.channel(), PingInterval)
 	defer sub.Close()
-	for ctx.Err() == nil {
-		msg, err := sub.ReceiveTimeout(ctx, PingInterval)
+	for {
+		ev, err := sub.Next()
 		if err != nil {
-			var timeout interface{ Timeout() bool }
-			if errors.As(err, &timeout) && timeout.Timeout() && sub.Ping(ctx) == nil {
-				// Quiet: the pong, when it arrives, confirms the link; if
-				// it never does, the trust given lapses by itself.
-				continue
-			}
-			if ctx.Err() != nil {
-				return
-			}
-			// The link is down: trust nothing until the client has
-			// reconnected and resubscribed.
-			s.cache.Lost()
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(100 * time.Millisecond):
-			}
-			continue
+			return
 		}
-		switch msg.(type) {
-		case *redis.Subscription, *redis.Pong:
+		switch ev.Kind {
+		case redissub.Up, redissub.Alive:
 			// (Re)subscribed, or alive: every revocation published before
 			// now has reached us.
 			s.cache.Confirm(s.now().Add(2 * PingInterval))
-		case *redis.Message:
+		case redissub.Message:
 			s.cache.Invalidate()
+		case redissub.Down:
+			// Revocations may go unheard: trust nothing until the
+			// subscription is back.
+			s.cache.Lost()
 		}
 	}
 }

@@ -1,10 +1,13 @@
 // Package redistest gives tests a Redis: the shared server named by
 // WARDEN_TEST_REDIS_URL under a key prefix of the test's own, which is
-// deleted when the test ends, or a private redis-server the test may stop
-// and restart without disturbing anyone else.
+// deleted when the test ends; a private redis-server the test may stop
+// and restart without disturbing anyone else; or a private Redis Cluster
+// (Cluster) whose masters the test may kill to watch a failover.
 //
-// Tests that need Redis skip when WARDEN_TEST_REDIS_URL is unset, and only
-// then. It is meant for tests only.
+// Tests that need the shared server or a private redis-server skip when
+// WARDEN_TEST_REDIS_URL is unset, and only then; Cluster, which needs no
+// shared server, skips only when redis-server or redis-cli is not
+// installed. It is meant for tests only.
 package redistest
 
 import (
@@ -63,9 +66,7 @@ func OpenURL(t testing.TB, url string) redis.UniversalClient {
 func Prefix(t testing.TB) string {
 	t.Helper()
 	url := URL(t)
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	prefix := "warden-test:" + hex.EncodeToString(b[:]) + ":"
+	prefix := newPrefix()
 	t.Cleanup(func() {
 		c, err := redisconn.Open(context.Background(), url)
 		if err != nil {
@@ -78,6 +79,13 @@ func Prefix(t testing.TB) string {
 		}
 	})
 	return prefix
+}
+
+// newPrefix returns a random key prefix, without glob characters.
+func newPrefix() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return "warden-test:" + hex.EncodeToString(b[:]) + ":"
 }
 
 // DeletePrefix deletes every key that starts with prefix, which must not
@@ -98,8 +106,11 @@ func DeletePrefix(ctx context.Context, c redis.UniversalClient, prefix string) e
 	return del(ctx, c)
 }
 
-// Keys returns the keys under prefix.
+// Keys returns the keys under prefix, on every master of a Cluster.
 func Keys(ctx context.Context, c redis.UniversalClient, prefix string) ([]string, error) {
+	if cc, ok := c.(*redis.ClusterClient); ok {
+		return clusterKeys(ctx, cc, prefix)
+	}
 	var keys []string
 	iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
 	for iter.Next(ctx) {
