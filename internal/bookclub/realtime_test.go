@@ -435,11 +435,10 @@ func TestSocketCapsAndCleanup(t *testing.T) {
 	room := h.newRoom(alice, "readers")
 	h.addMember(alice, room, "bob")
 	id := strconv.FormatInt(room, 10)
-	idle := func() int {
-		h.srv.Client().CloseIdleConnections()
-		return runtime.NumGoroutine()
+	before := connectionGoroutines()
+	if before != 0 {
+		t.Fatalf("%d connection goroutines before any socket", before)
 	}
-	before := idle()
 
 	conns := []*websocket.Conn{h.join(alice, room), h.join(alice, room)}
 	_, resp, err := h.dial(id, h.ticketFor(alice), "")
@@ -452,19 +451,41 @@ func TestSocketCapsAndCleanup(t *testing.T) {
 		t.Fatalf("over the process cap: %v %v", err, resp)
 	}
 
+	if n := connectionGoroutines(); n < len(conns) {
+		t.Fatalf("%d connection goroutines for %d open sockets: the count misses them", n, len(conns))
+	}
 	for _, c := range conns {
 		c.Close(websocket.StatusNormalClosure, "")
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for sockets.Stats().Active != 0 || idle() > before {
+	for sockets.Stats().Active != 0 || connectionGoroutines() != 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("after closing: %d sockets open, %d goroutines (from %d)", sockets.Stats().Active, runtime.NumGoroutine(), before)
+			buf := make([]byte, 1<<20)
+			t.Fatalf("after closing: %d sockets open, %d connection goroutines left:\n%s", sockets.Stats().Active, connectionGoroutines(), buf[:runtime.Stack(buf, true)])
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	if _, _, err := h.dial(id, h.ticketFor(alice), ""); err != nil {
 		t.Fatalf("after closing, a new socket: %v", err)
 	}
+}
+
+// connectionGoroutines counts the goroutines serving sockets: the
+// server's side of each connection runs in the ws package, coder/websocket
+// and the book club's socket handler. Other tests' leftovers (database
+// connections closing) do not count.
+func connectionGoroutines() int {
+	buf := make([]byte, 4<<20)
+	n := 0
+	for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+		if strings.Contains(g, "websocket.Dial") || strings.Contains(g, "bookclub_test.") && !strings.Contains(g, "connectionGoroutines") {
+			continue // the test's own client side and the test itself
+		}
+		if strings.Contains(g, "wardenhq/warden/ws.") || strings.Contains(g, "bookclub.(*Service).handleChatSocket") || strings.Contains(g, "bookclub.(*Service).relayRoom") {
+			n++
+		}
+	}
+	return n
 }
 
 // A user's messages are limited across their sockets: two sockets each
