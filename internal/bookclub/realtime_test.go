@@ -255,6 +255,23 @@ func TestChatSocketEndsOnRemovalAndRevocation(t *testing.T) {
 		h.expect(h.as(bob, "POST", "/api/auth/logout", map[string]string{"refresh": bob.Refresh}), 200)
 		expectClose(t, bOther, 4001)
 		events.expectEnd(t)
+
+		// A password change ends the user's other logins' sockets, not
+		// the socket of the login that made it; logout everywhere ends
+		// that one too.
+		h.login(bob)
+		kept := h.join(bob, other)
+		elsewhere := &member{ID: bob.ID, Name: bob.Name}
+		h.login(elsewhere)
+		ended := h.join(elsewhere, other)
+		h.expect(h.call("PATCH", "/api/auth/password", map[string]string{"current_password": goodPassword, "new_password": "another fine passphrase"}, bob.Access), 200)
+		expectClose(t, ended, 4001)
+		send(t, kept, map[string]string{"message": "still here"})
+		if f, closed := next(t, kept); f.Type != "chat_message" {
+			t.Fatalf("the changing login's socket: %+v (close %d)", f, closed)
+		}
+		h.expect(h.as(bob, "POST", "/api/auth/logout-all", nil), 200)
+		expectClose(t, kept, 4001)
 	})
 }
 
