@@ -18,11 +18,15 @@ import (
 	"github.com/wardenhq/warden/problem"
 )
 
-// requestState is allocated once per request: the shared request facts and
-// the response recorder live in one allocation.
+// requestState is allocated once per request: the shared request facts,
+// the response recorder, the X-Request-Id header value and the access
+// line's context live in one allocation.
 type requestState struct {
-	info reqinfo.Info
-	rw   responseWriter
+	info  reqinfo.Info
+	rw    responseWriter
+	id    [1]string     // the X-Request-Id value; cap 1, so Add copies
+	logCx accessLineCtx // see LogWriter
+	line  accessLine
 }
 
 // ServeHTTP runs the router-wide pipeline: request id, access log and
@@ -33,9 +37,10 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st.info.RequestID = newRequestID()
 	st.rw = responseWriter{ResponseWriter: w, info: &st.info}
 	r = reqinfo.AttachNew(r, &st.info)
-	w.Header()["X-Request-Id"] = []string{st.info.RequestID}
+	st.id[0] = st.info.RequestID
+	w.Header()["X-Request-Id"] = st.id[:]
 	start := time.Now()
-	defer rt.finish(&st.rw, r, start)
+	defer rt.finish(st, r, start)
 	rt.core.handler.ServeHTTP(&st.rw, r)
 }
 
@@ -48,8 +53,8 @@ func RequestID(ctx context.Context) string { return reqinfo.RequestID(ctx) }
 
 // finish recovers a panic into a 500 problem, tells the Observer and
 // writes the access log.
-func (rt *Router) finish(rw *responseWriter, r *http.Request, start time.Time) {
-	c := rt.core
+func (rt *Router) finish(st *requestState, r *http.Request, start time.Time) {
+	c, rw := rt.core, &st.rw
 	if v := recover(); v != nil {
 		if v == http.ErrAbortHandler {
 			panic(v) // the handler asked net/http to drop the connection
@@ -71,25 +76,69 @@ func (rt *Router) finish(rw *responseWriter, r *http.Request, start time.Time) {
 	if status == 0 {
 		status = http.StatusOK
 	}
-	d := time.Since(start)
+	end := time.Now() // one clock read for the duration and the line's time
+	d := end.Sub(start)
 	if c.cfg.Observer != nil {
 		observe(c.cfg.Observer, rw.info, status, d)
 	}
 	if c.cfg.DisableAccessLog {
 		return
 	}
-	attrs := [...]slog.Attr{
-		slog.String("request_id", rw.info.RequestID),
-		slog.String("method", r.Method),
-		slog.String("path", r.URL.Path),
-		slog.String("query", RedactQuery(r.URL.RawQuery)),
-		slog.Int("status", status),
-		slog.Int64("bytes", rw.bytes),
-		slog.Duration("duration", d),
-		slog.String("client_ip", clientIPString(rw.info)),
-		slog.String("user_id", userID(rw.info)),
+	st.line = accessLine{
+		requestID: rw.info.RequestID,
+		method:    r.Method,
+		path:      r.URL.Path,
+		query:     RedactQuery(r.URL.RawQuery),
+		status:    status,
+		bytes:     rw.bytes,
+		duration:  d,
+		at:        end,
+		info:      rw.info,
 	}
-	c.logger.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs[:]...)
+	// The access line's context is marked, so that a LogWriter may drop
+	// this line, and no other, when its destination falls behind.
+	st.logCx.Context = r.Context()
+	if w, ok := c.logger.Handler().(accessLineWriter); ok && w.writeAccessLine(&st.logCx, &st.line) {
+		return
+	}
+	attrs := st.line.attrs()
+	c.logger.LogAttrs(&st.logCx, slog.LevelInfo, accessLineMessage, attrs[:]...)
+}
+
+// accessLineMessage is the access line's msg.
+const accessLineMessage = "request"
+
+// accessLine is what the access log says of one request.
+type accessLine struct {
+	requestID, method, path, query string
+	status                         int
+	bytes                          int64
+	duration                       time.Duration
+	at                             time.Time     // when the request finished
+	info                           *reqinfo.Info // client IP and identity
+}
+
+// attrs are the access line's attributes, in order.
+func (a *accessLine) attrs() [9]slog.Attr {
+	return [...]slog.Attr{
+		slog.String("request_id", a.requestID),
+		slog.String("method", a.method),
+		slog.String("path", a.path),
+		slog.String("query", a.query),
+		slog.Int("status", a.status),
+		slog.Int64("bytes", a.bytes),
+		slog.Duration("duration", a.duration),
+		slog.String("client_ip", clientIPString(a.info)),
+		slog.String("user_id", userID(a.info)),
+	}
+}
+
+// accessLineWriter is implemented by a handler that can write the access
+// line itself, faster than through a slog.Record (see
+// LogWriter.JSONHandler); false means it did not, and the line goes
+// through the logger as usual.
+type accessLineWriter interface {
+	writeAccessLine(ctx context.Context, a *accessLine) bool
 }
 
 func clientIPString(info *reqinfo.Info) string {

@@ -172,6 +172,9 @@ func BenchmarkPipelineWithout(b *testing.B) {
 		opts benchfixture.Options
 	}{
 		{"AccessLog", benchfixture.Options{NoAccessLog: true}},
+		// The access line through a slog.Record rather than appended by
+		// the LogWriter: what the LogWriter's own formatting saves.
+		{"LogWriterFormatting", benchfixture.Options{Logger: benchfixture.SlogDiscardLogger()}},
 		{"Auth", benchfixture.Options{NoAuth: true}},
 		{"CORS", benchfixture.Options{NoCORS: true}},
 		{"RateLimit", benchfixture.Options{NoRateLimit: true}},

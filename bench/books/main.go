@@ -37,26 +37,21 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/wardenhq/warden/bench/internal/benchproc"
 	"github.com/wardenhq/warden/internal/store"
-	"github.com/wardenhq/warden/secure"
 )
 
 // Targets of the issue.
@@ -67,11 +62,6 @@ const (
 	// first page.
 	DeepCursorTarget = 3.0
 )
-
-// bareEnv names the file whose bytes a child process of this program
-// serves as the bare net/http server (an environment variable rather
-// than a flag, so that a test binary can play the child too).
-const bareEnv = "WARDEN_BOOKS_BENCH_BARE_BODY"
 
 type options struct {
 	books            int
@@ -94,12 +84,9 @@ func main() {
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (data, binaries, logs)")
 	flag.StringVar(&o.serverLog, "server-log", "", "write warden serve's log (one access line per request) to `file`; discarded by default")
 	flag.Parse()
-	if file := os.Getenv(bareEnv); file != "" {
-		if err := serveBare(file); err != nil {
-			fmt.Fprintln(os.Stderr, "books: bare:", err)
-			os.Exit(1)
-		}
-		return
+	if served, err := benchproc.ServeBareFromEnv(); served {
+		fmt.Fprintln(os.Stderr, "books: bare:", err)
+		os.Exit(1)
 	}
 	code, err := run(o)
 	if err != nil {
@@ -109,35 +96,11 @@ func main() {
 	os.Exit(code)
 }
 
-// serveBare answers every request with the bytes of file, as the server
-// would: JSON with a charset and a Content-Length, under the same server
-// limits Warden applies. It prints its address and serves until killed.
-func serveBare(file string) error {
-	body, err := os.ReadFile(file)
-	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	length := strconv.Itoa(len(body))
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Content-Type", "application/json; charset=utf-8")
-		h.Set("Content-Length", length)
-		_, _ = w.Write(body)
-	})}
-	secure.ApplyServerLimits(srv)
-	fmt.Println(ln.Addr().String())
-	return srv.Serve(ln)
-}
-
 func run(o options) (int, error) {
 	if o.deep < 2 || o.books < o.deep*20 {
 		return 0, fmt.Errorf("-books %d does not fill page %d of 20", o.books, o.deep)
 	}
-	root, err := moduleRoot()
+	root, err := benchproc.ModuleRoot()
 	if err != nil {
 		return 0, err
 	}
@@ -155,50 +118,27 @@ func run(o options) (int, error) {
 	wardenBin, loadBin := filepath.Join(tmp, "warden"), filepath.Join(tmp, "load")
 	say("building warden and the load generator")
 	for _, b := range [][2]string{{wardenBin, "./cmd/warden"}, {loadBin, "./bench/load"}} {
-		cmd := exec.Command("go", "build", "-o", b[0], b[1])
-		cmd.Dir, cmd.Stdout, cmd.Stderr = root, os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
-			return 0, fmt.Errorf("go build %s: %w", b[1], err)
+		if err := benchproc.Build(root, b[0], b[1]); err != nil {
+			return 0, err
 		}
 	}
 
-	addr, err := freeAddr()
+	srv, err := benchproc.NewWarden(wardenBin, filepath.Join(tmp, "data"))
 	if err != nil {
 		return 0, err
 	}
-	dataDir := filepath.Join(tmp, "data")
-	env := serverEnv(dataDir, addr)
-	wardenCmd := func(stdin string, args ...string) (string, error) {
-		cmd := exec.Command(wardenBin, args...)
-		cmd.Env, cmd.Stdin = env, strings.NewReader(stdin)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			return "", fmt.Errorf("warden %s: %w: %s", strings.Join(args, " "), err, out)
-		}
-		return string(out), nil
-	}
-	if _, err := wardenCmd("", "migrate"); err != nil {
-		return 0, err
-	}
-	out, err := wardenCmd("correct horse battery staple\n", "user", "create", "--username", "librarian",
-		"--email", "librarian@example.com", "--password-stdin", "--verified", "--permissions", "books.add_book")
+	userID, err := srv.CreateUser("librarian", "correct horse battery staple", "--permissions", "books.add_book")
 	if err != nil {
 		return 0, err
-	}
-	m := regexp.MustCompile(`\(id ([0-9a-f-]+)\)`).FindStringSubmatch(out)
-	if m == nil {
-		return 0, fmt.Errorf("no user id in %q", out)
 	}
 	say("seeding %d books through SQL", o.books)
 	start := time.Now()
-	if err := seed(filepath.Join(dataDir, "warden.db"), m[1], o.books); err != nil {
+	if err := seed(filepath.Join(srv.DataDir, "warden.db"), userID, o.books); err != nil {
 		return 0, fmt.Errorf("seed: %w", err)
 	}
 	say("seeded in %v", time.Since(start).Round(time.Millisecond))
 
 	// The server: warden serve, as deployed, in its own process.
-	serve := exec.Command(wardenBin, "serve")
-	serve.Env = env
 	logFile := os.DevNull
 	if o.serverLog != "" {
 		logFile = o.serverLog
@@ -208,15 +148,11 @@ func run(o options) (int, error) {
 		return 0, err
 	}
 	defer logs.Close()
-	serve.Stdout, serve.Stderr = logs, logs
-	if err := serve.Start(); err != nil {
+	defer srv.Stop()
+	if err := srv.Start(logs); err != nil {
 		return 0, err
 	}
-	defer stop(serve)
-	base := "http://" + addr
-	if err := waitReady(base+"/readyz", 30*time.Second); err != nil {
-		return 0, err
-	}
+	base := srv.Base()
 
 	// The pages to measure; the cursor of page 4,000 is reached the way a
 	// client reaches it, by following next.
@@ -257,33 +193,15 @@ func run(o options) (int, error) {
 	}
 
 	// The bare server answers the first page's bytes, in its own process.
-	bodyFile := filepath.Join(tmp, "first-page.json")
-	if err := os.WriteFile(bodyFile, firstBody, 0o600); err != nil {
-		return 0, err
-	}
-	self, err := os.Executable()
+	bare, bareAddr, err := benchproc.StartBare(tmp, "first-page", benchproc.Bare{Body: firstBody})
 	if err != nil {
 		return 0, err
 	}
-	bare := exec.Command(self)
-	bare.Env = append(os.Environ(), bareEnv+"="+bodyFile)
-	bareOut, err := bare.StdoutPipe()
-	if err != nil {
-		return 0, err
-	}
-	bare.Stderr = os.Stderr
-	if err := bare.Start(); err != nil {
-		return 0, err
-	}
-	defer stop(bare)
-	line, err := bufio.NewReader(bareOut).ReadString('\n')
-	if err != nil {
-		return 0, fmt.Errorf("bare server: %w", err)
-	}
-	bareURL := "http://" + strings.TrimSpace(line) + "/api/books"
+	defer benchproc.Stop(bare)
+	bareURL := "http://" + bareAddr + "/api/books"
 
 	say("first page %d bytes; driving bare, first, page1, cursor%d, offset%d", len(firstBody), o.deep, o.deep)
-	wpid, bpid := strconv.Itoa(serve.Process.Pid), strconv.Itoa(bare.Process.Pid)
+	wpid, bpid := strconv.Itoa(srv.PID()), strconv.Itoa(bare.Process.Pid)
 	args := []string{"-json",
 		"-workers", strconv.Itoa(o.workers), "-rounds", strconv.Itoa(o.rounds),
 		"-duration", o.duration.String(), "-warmup", o.warmup.String(),
@@ -377,26 +295,6 @@ func verdict(ok bool) string {
 	return "NOT met"
 }
 
-// serverEnv is this process's environment without WARDEN_* settings, plus
-// the server's: a fresh data directory (SQLite, generated development
-// secret), the address, and router-wide throttles high enough never to
-// refuse the load (1,000,000 a minute, the highest setting, with a burst
-// of a minute's worth), so that their cost is in the figures.
-func serverEnv(dataDir, addr string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "WARDEN_") {
-			env = append(env, kv)
-		}
-	}
-	return append(env,
-		"WARDEN_DATA_DIR="+dataDir,
-		"WARDEN_ADDR="+addr,
-		"WARDEN_RATE_ANON_PER_MINUTE=1000000",
-		"WARDEN_RATE_USER_PER_MINUTE=1000000",
-	)
-}
-
 // seed inserts n books added by userID in one transaction, and sets the
 // kept count (the server recounts at start all the same).
 func seed(dbPath, userID string, n int) error {
@@ -438,76 +336,14 @@ type pageView struct {
 	} `json:"results"`
 }
 
-var client = &http.Client{Timeout: 10 * time.Second}
-
 func getPage(u string) (*pageView, []byte, error) {
-	resp, err := client.Get(u)
+	_, body, err := benchproc.Get(u, nil)
 	if err != nil {
 		return nil, nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, nil, fmt.Errorf("GET %s: %d %s", u, resp.StatusCode, body)
 	}
 	var p pageView
 	if err := json.Unmarshal(body, &p); err != nil {
 		return nil, nil, err
 	}
 	return &p, body, nil
-}
-
-func waitReady(u string, d time.Duration) error {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if resp, err := client.Get(u); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return errors.New("warden serve did not become ready")
-}
-
-// freeAddr returns a loopback address with a port free a moment ago.
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
-
-// stop ends a child this program started, by its own process handle.
-func stop(cmd *exec.Cmd) {
-	if cmd.Process == nil {
-		return
-	}
-	_ = cmd.Process.Signal(os.Interrupt)
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
-	}
-}
-
-func moduleRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", err
-	}
-	mod := strings.TrimSpace(string(out))
-	if mod == "" || mod == os.DevNull {
-		return "", errors.New("run from inside the warden module")
-	}
-	return filepath.Dir(mod), nil
 }

@@ -4,15 +4,14 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/wardenhq/warden/bench/internal/benchproc"
 )
 
 // TestMain lets the test binary serve as the bare server child.
 func TestMain(m *testing.M) {
-	if file := os.Getenv(bareEnv); file != "" {
-		if err := serveBare(file); err != nil {
-			os.Exit(1)
-		}
-		return
+	if served, _ := benchproc.ServeBareFromEnv(); served {
+		os.Exit(1)
 	}
 	os.Exit(m.Run())
 }

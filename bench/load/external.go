@@ -8,6 +8,8 @@ package main
 //	go run ./bench/load -target bare=http://127.0.0.1:9001/x \
 //	    -target first=http://127.0.0.1:9002/api/books -server-pid first=1234 -json
 //
+// -header "Name: value" (repeatable) is sent to every target, such as a
+// bearer token (bench/compare uses this mode when wrk is not installed).
 // Each target is checked once (it must answer 200); its body then is the
 // expected body of every later answer, byte for byte, so a target must
 // answer the same bytes every time (a read-only page does). Rounds
@@ -29,6 +31,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/wardenhq/warden/bench/internal/benchproc"
 )
 
 // namedValues is a repeatable name=value flag, in order.
@@ -55,13 +59,39 @@ func (n *namedValues) get(name string) string {
 	return ""
 }
 
+// headerValues is a repeatable "Name: value" flag.
+type headerValues struct{ h http.Header }
+
+func (v *headerValues) String() string {
+	if v.h == nil {
+		return ""
+	}
+	var b strings.Builder
+	_ = v.h.Write(&b)
+	return b.String()
+}
+
+func (v *headerValues) Set(s string) error {
+	name, value, ok := strings.Cut(s, ":")
+	if !ok || strings.TrimSpace(name) == "" {
+		return errors.New(`want "Name: value"`)
+	}
+	if v.h == nil {
+		v.h = http.Header{}
+	}
+	v.h.Add(strings.TrimSpace(name), strings.TrimSpace(value))
+	return nil
+}
+
 var (
-	targets    namedValues
-	serverPIDs namedValues
+	targets      namedValues
+	serverPIDs   namedValues
+	extraHeaders headerValues
 )
 
 func init() {
 	flag.Var(&targets, "target", "drive an external server instead: `name=URL` (repeatable; ratios are to the first)")
+	flag.Var(&extraHeaders, "header", "with -target: a request header `\"Name: value\"` sent to every target (repeatable), such as a bearer token")
 	flag.Var(&serverPIDs, "server-pid", "with -target: `name=PID` of the process serving that target, to report its CPU time per request (Linux)")
 }
 
@@ -127,7 +157,7 @@ func runExternal(o options, asJSON bool) int {
 func driveExternal(ctx context.Context, o options, progress io.Writer) (*externalReport, error) {
 	rep := &externalReport{
 		GoVersion: runtime.Version(), GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(),
-		Workers: o.Workers, Rounds: o.Rounds, Duration: o.Duration, Warmup: o.Warmup, LoadAverage: loadAverage(),
+		Workers: o.Workers, Rounds: o.Rounds, Duration: o.Duration, Warmup: o.Warmup, LoadAverage: benchproc.LoadAverage(),
 	}
 	var sides []*side
 	pids := make([]int, len(targets.names))
@@ -157,9 +187,9 @@ func driveExternal(ctx context.Context, o options, progress io.Writer) (*externa
 			if o.Warmup > 0 {
 				s.drive(o.Workers, o.Warmup)
 			}
-			cpu0, cpuOK := pidCPU(pids[i])
+			cpu0, cpuOK := benchproc.PIDCPU(pids[i])
 			n, elapsed := s.drive(o.Workers, o.Duration)
-			cpu1, _ := pidCPU(pids[i])
+			cpu1, _ := benchproc.PIDCPU(pids[i])
 			rps := float64(n) / elapsed.Seconds()
 			s.res.Requests += n
 			s.res.RPS = append(s.res.RPS, rps)
@@ -175,12 +205,12 @@ func driveExternal(ctx context.Context, o options, progress io.Writer) (*externa
 	}
 	for i, s := range sides {
 		s.res.Name = s.name
-		s.res.MedianRPS = median(s.res.RPS)
+		s.res.MedianRPS = benchproc.Median(s.res.RPS)
 		r := &results[i]
 		r.sideResult = s.res
 		r.URL = s.url
 		r.BodyBytes = len(s.want)
-		r.MedianServerCPUPerRequestUS = median(r.ServerCPUPerRequestUS)
+		r.MedianServerCPUPerRequestUS = benchproc.Median(r.ServerCPUPerRequestUS)
 		if first := sides[0].res.MedianRPS; first > 0 {
 			r.Ratio = s.res.MedianRPS / first
 		}
@@ -195,6 +225,11 @@ func driveExternal(ctx context.Context, o options, progress io.Writer) (*externa
 
 // externalSide is a client for a server in another process.
 func externalSide(name, url string, workers int) *side {
+	h := extraHeaders.h.Clone()
+	if h == nil {
+		h = http.Header{}
+	}
+	h.Set("Accept", "application/json")
 	tr := &http.Transport{
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConns:        workers,
@@ -206,7 +241,7 @@ func externalSide(name, url string, workers int) *side {
 		name:   name,
 		labels: pprof.Labels("side", name),
 		url:    url,
-		header: http.Header{"Accept": {"application/json"}},
+		header: h,
 		client: &http.Client{Transport: tr, Timeout: 10 * time.Second},
 	}
 }
@@ -232,35 +267,6 @@ func (s *side) fetchWant(ctx context.Context) error {
 	}
 	s.want = body
 	return nil
-}
-
-// pidCPU returns the user plus system CPU time of process pid from
-// /proc/<pid>/stat (Linux), and whether it could tell.
-func pidCPU(pid int) (time.Duration, bool) {
-	if pid <= 0 {
-		return 0, false
-	}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, false
-	}
-	// The command name (field 2) may hold spaces; fields after it follow
-	// its closing parenthesis. utime and stime are fields 14 and 15.
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return 0, false
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, false
-	}
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, false
-	}
-	const ticksPerSecond = 100 // USER_HZ on Linux
-	return time.Duration(ut+st) * time.Second / ticksPerSecond, true
 }
 
 func printExternal(w io.Writer, r *externalReport) {

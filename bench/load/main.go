@@ -38,12 +38,12 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
+	"github.com/wardenhq/warden/bench/internal/benchproc"
 	"github.com/wardenhq/warden/internal/benchfixture"
 	"github.com/wardenhq/warden/secure"
 )
@@ -259,7 +259,7 @@ func run(ctx context.Context, o options, progress io.Writer) (*report, error) {
 		Target:         TargetRatio,
 		AccessLogNotes: "slog JSON handler writing to io.Discard: the formatting cost is measured, disk I/O is not",
 	}
-	rep.LoadAverage = loadAverage()
+	rep.LoadAverage = benchproc.LoadAverage()
 	if rep.LoadAverage != "" {
 		note := ""
 		if l, err := strconv.ParseFloat(rep.LoadAverage, 64); err == nil && l >= 0.5 {
@@ -311,8 +311,8 @@ func run(ctx context.Context, o options, progress io.Writer) (*report, error) {
 	}
 	for _, s := range sides {
 		s.res.Name = s.name
-		s.res.MedianRPS = median(s.res.RPS)
-		s.res.MedianCPUPerRequestUS = median(s.res.CPUPerRequestUS)
+		s.res.MedianRPS = benchproc.Median(s.res.RPS)
+		s.res.MedianCPUPerRequestUS = benchproc.Median(s.res.CPUPerRequestUS)
 	}
 	rep.Bare, rep.Warden = bare.res, wd.res
 	rep.TotalErrors = rep.Bare.Errors + rep.Warden.Errors
@@ -327,7 +327,7 @@ func run(ctx context.Context, o options, progress io.Writer) (*report, error) {
 	if rep.Bare.MedianRPS > 0 {
 		rep.Ratio = rep.Warden.MedianRPS / rep.Bare.MedianRPS
 	}
-	rep.MedianRound = median(rep.RoundRatios)
+	rep.MedianRound = benchproc.Median(rep.RoundRatios)
 	if rep.Warden.MedianCPUPerRequestUS > 0 {
 		rep.CPURatio = rep.Bare.MedianCPUPerRequestUS / rep.Warden.MedianCPUPerRequestUS
 	}
@@ -549,18 +549,6 @@ func (s *side) errors() int64 {
 	return s.res.Errors
 }
 
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
 func printReport(w io.Writer, r *report) {
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "ratio pipeline/bare (median rps): %.3fx  (target >= %.2fx: %s)\n", r.Ratio, r.Target, verdict(r.MeetsTarget))
@@ -590,18 +578,6 @@ func printReport(w io.Writer, r *report) {
 			fmt.Fprintf(w, "ERRORS on %s: %d, first: %s\n", s.Name, s.Errors, s.FirstError)
 		}
 	}
-}
-
-// loadAverage returns the 1-minute load average on Linux, or "".
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return ""
-	}
-	if f := strings.Fields(string(b)); len(f) > 0 {
-		return f[0]
-	}
-	return ""
 }
 
 func verdict(ok bool) string {

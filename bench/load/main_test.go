@@ -38,19 +38,3 @@ func TestRunSmoke(t *testing.T) {
 		t.Errorf("report: errors %d, ratio %v, round ratios %v", rep.TotalErrors, rep.Ratio, rep.RoundRatios)
 	}
 }
-
-func TestMedian(t *testing.T) {
-	for _, c := range []struct {
-		in   []float64
-		want float64
-	}{
-		{nil, 0},
-		{[]float64{3}, 3},
-		{[]float64{3, 1, 2}, 2},
-		{[]float64{4, 1, 3, 2}, 2.5},
-	} {
-		if got := median(c.in); got != c.want {
-			t.Errorf("median(%v) = %v, want %v", c.in, got, c.want)
-		}
-	}
-}

@@ -33,6 +33,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wardenhq/warden"
 	"github.com/wardenhq/warden/auth"
 	"github.com/wardenhq/warden/internal/accounts"
 	"github.com/wardenhq/warden/internal/app"
@@ -82,7 +83,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var err error
 	switch cmd {
 	case "serve":
-		err = serve(args[1:], logger)
+		// The server's log goes through a LogWriter, so that a request
+		// does not pay a write system call for its access line; see
+		// warden.LogWriter for what a crash can lose. Close writes the
+		// rest once the server has stopped.
+		lw := warden.NewLogWriter(stderr, warden.LogWriterOptions{})
+		err = serve(args[1:], slog.New(lw.JSONHandler(nil)))
+		_ = lw.Close()
 	case "migrate":
 		err = migrate(args[1:])
 	case "user create":
