@@ -55,6 +55,17 @@ type Config struct {
 	// pattern and status) and of the pipeline's authentication and
 	// rate-limit refusals, for metrics; see Observer. Nil observes nothing.
 	Observer Observer
+	// CSRF, when set, checks every unsafe request that carries one of its
+	// cookies (the session cookie of auth.Sessions; see
+	// secure.CSRF.Protects), whatever the route and its authentication,
+	// before routing: a forged one is answered 403. Bearer-token and
+	// API-key requests carry no such cookie and pass untouched. A server
+	// that authenticates with a session cookie must set it.
+	CSRF *secure.CSRF
+	// AllowedHosts, when set, answers 400 to every request whose Host is
+	// not listed, before routing, except on routes registered with
+	// AnyHost (health checks, which load balancers send to an address).
+	AllowedHosts *secure.Hosts
 }
 
 // Router is an http.Handler that serves registered routes through the
@@ -78,6 +89,9 @@ type core struct {
 	handler    http.Handler                      // the router-wide chain around mux
 	preflights map[string]*preflight
 	routes     []RouteInfo // what Handle registered, for Routes
+	// anyHost holds the routes registered with AnyHost, to tell the
+	// Host allow-list which requests it lets through (see hostExempt).
+	anyHost *http.ServeMux
 }
 
 // NewRouter returns a Router for cfg, or an error when cfg holds an
@@ -95,7 +109,7 @@ func NewRouter(cfg Config) (*Router, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &core{cfg: cfg, logger: cfg.Logger, headers: headers, mux: http.NewServeMux(), preflights: map[string]*preflight{}}
+	c := &core{cfg: cfg, logger: cfg.Logger, headers: headers, mux: http.NewServeMux(), preflights: map[string]*preflight{}, anyHost: http.NewServeMux()}
 	c.chain()
 	return &Router{core: c}, nil
 }
@@ -103,11 +117,18 @@ func NewRouter(cfg Config) (*Router, error) {
 // chain composes the router-wide pipeline around the mux. Security headers
 // go outermost so that 431 answers carry them too; they trust nothing from
 // the request but a trusted proxy's scheme. Router-wide middleware (Use)
-// runs for every request, routed or not, once the client IP is known.
+// runs for every request, routed or not, once the client IP is known, the
+// Host is allowed and a cookie-carrying request has passed CSRF.
 func (c *core) chain() {
 	var h http.Handler = c.mux
 	for _, mw := range slices.Backward(c.use) {
 		h = mw(h)
+	}
+	if c.cfg.CSRF != nil {
+		h = c.cfg.CSRF.Middleware(c.logger)(h)
+	}
+	if c.cfg.AllowedHosts != nil {
+		h = c.cfg.AllowedHosts.Handler(c.hostExempt, h)
 	}
 	h = secure.ClientIPMiddleware(c.cfg.TrustedProxies)(h)
 	h = secure.HeaderLimits(c.cfg.MaxHeaderCount, c.cfg.MaxHeaderValueBytes)(h)
@@ -127,6 +148,21 @@ func (rt *Router) Use(mw ...func(http.Handler) http.Handler) {
 	rt.core.use = append(rt.core.use, mw...)
 	rt.core.chain()
 }
+
+// hostExempt reports whether r is for a route registered with AnyHost.
+func (c *core) hostExempt(r *http.Request) bool {
+	h, _ := c.anyHost.Handler(r)
+	return h == anyHostMark
+}
+
+// anyHostMark is what c.anyHost serves for exempt routes; anything else
+// (its 404 and 405 handlers) means the route is not exempt. A pointer, so
+// that handlers compare by identity.
+var anyHostMark http.Handler = &anyHostMarker{}
+
+type anyHostMarker struct{}
+
+func (*anyHostMarker) ServeHTTP(http.ResponseWriter, *http.Request) {}
 
 // Logger returns the router's logger, for handlers and middleware that log
 // security events in the same stream as the access log.
@@ -171,6 +207,7 @@ type route struct {
 	tags        []string   // Tags
 	csp         []string   // CSP: the route's Content-Security-Policy value
 	unthrottled bool       // Unthrottled: Config.Throttle does not apply
+	anyHost     bool       // AnyHost: Config.AllowedHosts does not apply
 }
 
 type limit struct {
@@ -212,6 +249,14 @@ func Limit(l ratelimit.Limiter, key ratelimit.KeyFunc) Option {
 // apply.
 func Unthrottled() Option {
 	return func(r *route) { r.unthrottled = true }
+}
+
+// AnyHost exempts the route from the Host allow-list
+// (Config.AllowedHosts): for health checks, which load balancers and
+// orchestrators send to an IP address, and whose answers tell a page on a
+// rebinding name nothing worth reading.
+func AnyHost() Option {
+	return func(r *route) { r.anyHost = true }
 }
 
 // CORS overrides the router's CORS policy for this route; nil disables
@@ -309,6 +354,9 @@ func (rt *Router) Handle(method, path string, h http.Handler, opts ...Option) {
 	chain := c.compose(method+" "+path, h, &rc)
 	for _, p := range variants(path) {
 		c.mux.Handle(method+" "+p, chain)
+		if rc.anyHost {
+			c.anyHost.Handle(method+" "+p, anyHostMark)
+		}
 		if rc.cors != nil {
 			c.addPreflight(path, p, method, rc.cors)
 		}

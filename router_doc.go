@@ -276,7 +276,34 @@ func (c *core) describe(method, path string, rc *route) {
 		info.Guards = append(info.Guards, guard.Name(g))
 	}
 	info.Problems = problemsOf(&info, rc.guards)
+	c.routerProblems(method, &info, rc)
 	c.routes = append(c.routes, info)
+}
+
+// routerProblems adds what the router-wide stages (chain) can answer on
+// this route: 400 for an unlisted Host, 403 for a forged request that
+// carries a cookie credential the route accepts. The CSRF check also
+// covers a cookie sent to a route that does not read it; that refusal
+// is not listed there.
+func (c *core) routerProblems(method string, info *RouteInfo, rc *route) {
+	add := func(status int, sentence string) {
+		if prev := info.Problems[status]; prev != "" {
+			sentence = prev + " " + sentence
+		}
+		info.Problems[status] = sentence
+	}
+	if c.cfg.AllowedHosts != nil && !rc.anyHost {
+		add(http.StatusBadRequest, "The Host is not one this server answers to.")
+	}
+	if c.cfg.CSRF == nil || method == http.MethodGet || method == http.MethodHead || method == http.MethodOptions {
+		return
+	}
+	for _, b := range rc.backends {
+		if d, ok := b.(auth.Describer); ok && d.Scheme().In == "cookie" {
+			add(http.StatusForbidden, "The request carries the session cookie but not from this site or an allowed origin (cross-origin request forgery protection: Sec-Fetch-Site or Origin).")
+			return
+		}
+	}
 }
 
 // problemsOf lists what the composed pipeline (and a handler, for a

@@ -150,6 +150,13 @@ func refuse(w http.ResponseWriter, r *http.Request, logger *slog.Logger, b Authe
 	if errors.As(err, &ce) {
 		reason = ce.Reason
 	}
+	if s, ok := b.(*Sessions); ok {
+		// A browser sends a refused cookie with every request, and
+		// scripts cannot delete an HttpOnly cookie: without this, one
+		// that has expired would refuse the user even public pages
+		// until they signed in again.
+		s.ClearCookie(w)
+	}
 	logger.LogAttrs(r.Context(), slog.LevelInfo, "authentication failed",
 		slog.String("request_id", reqinfo.RequestID(r.Context())), slog.String("reason", reason))
 	w.Header().Set("WWW-Authenticate", b.Challenge())

@@ -1,5 +1,6 @@
-// Package auth establishes who made a request: JWT and API-key backends, the
-// Identity they produce and the middleware that runs them.
+// Package auth establishes who made a request: JWT, API-key and
+// session-cookie backends, the Identity they produce and the middleware
+// that runs them.
 //
 // Contract and threat model:
 //   - A backend returns (nil, nil) when the request carries no credential of
@@ -31,5 +32,12 @@
 //     time rules, the lifetime included, on every use.
 //   - API keys are compared in constant time against SHA-256 digests; a
 //     key's identity names its id, never its secret.
+//   - Session cookies (Sessions) are opaque 256-bit values kept only as
+//     SHA-256 digests, in a "__Host-" cookie that is HttpOnly, Secure and
+//     SameSite=Lax; a session ends when idle, at its absolute lifetime, when
+//     its store ends it, or when revoked at the same grains as tokens
+//     (login, user not-before). A value is honoured only if a login minted
+//     it (no fixation). Requests carrying the cookie need CSRF protection
+//     (secure.CSRF), which is not this package's job.
 //   - Credentials are never written to an Identity, an error or a log.
 package auth

@@ -11,18 +11,20 @@ import (
 
 // Backend names reported in Identity.Backend.
 const (
-	BackendJWT    = "jwt"
-	BackendAPIKey = "api_key"
+	BackendJWT     = "jwt"
+	BackendAPIKey  = "api_key"
+	BackendSession = "session"
 )
 
 // Identity is who made a request, as established by one authentication
 // backend. It never holds the credential itself: not the token, not the
 // API key secret.
 type Identity struct {
-	// UserID is the JWT "sub" claim, or "apikey:<key id>" for an API key.
+	// UserID is the JWT "sub" claim, "apikey:<key id>" for an API key, or
+	// the session's user for a session cookie.
 	UserID string
 	// Backend names the backend that authenticated the request
-	// (BackendJWT or BackendAPIKey).
+	// (BackendJWT, BackendAPIKey or BackendSession).
 	Backend     string
 	IsStaff     bool
 	IsAdmin     bool
@@ -33,12 +35,14 @@ type Identity struct {
 	// TokenID is the JWT "jti" claim, when present.
 	TokenID string
 	// SessionID is the JWT "sid" claim: the login the token belongs to;
-	// empty for a token bound to no login and for other backends.
+	// empty for a token bound to no login. For a session cookie, the
+	// session's id. Empty for API keys.
 	SessionID string
-	// IssuedAt is the JWT "iat" claim, with its fraction of a second; zero
-	// when absent and for other backends.
+	// IssuedAt is the JWT "iat" claim, with its fraction of a second, or
+	// when a cookie's session started; zero when absent and for API keys.
 	IssuedAt time.Time
-	// ExpiresAt is the JWT "exp" claim; zero for other backends.
+	// ExpiresAt is the JWT "exp" claim, or the end of a cookie session's
+	// absolute lifetime; zero for API keys.
 	ExpiresAt time.Time
 }
 

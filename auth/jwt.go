@@ -481,9 +481,14 @@ func ParsePublicKeyPEM(alg string, pem []byte) (crypto.PublicKey, error) {
 	return nil, fmt.Errorf("algorithm %q takes no public key; use RS256, ES256 or EdDSA", alg)
 }
 
-// ErrNoRevocation is returned by the Revoke methods of a JWT configured
-// without a revocation store.
-var ErrNoRevocation = errors.New("jwt: no revocation store configured")
+// ErrNoRevocation is returned by the Revoke methods of a JWT or Sessions
+// configured without a revocation store.
+var ErrNoRevocation = errors.New("auth: no revocation store configured")
+
+// Revocation returns the revocation store j checks (nil when none), so
+// that another backend of the same logins (Sessions) can check and
+// revoke through the same list.
+func (j *JWT) Revocation() revoke.Store { return j.revocation }
 
 // horizon is how long from now a revocation must be remembered: no token
 // this backend accepts was issued to live longer than maxLifetime, and it

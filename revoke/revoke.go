@@ -49,7 +49,7 @@ var (
 // Token is what a revocation decision looks at: the claims of a verified
 // token that name it, its login and its holder.
 type Token struct {
-	ID        string    // "jti"; required
+	ID        string    // "jti"; empty for a credential without one (a session cookie), which no revocation names
 	Session   string    // "sid"; empty when the token belongs to no login
 	Subject   string    // "sub"
 	IssuedAt  time.Time // "iat"; zero when absent

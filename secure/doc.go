@@ -27,9 +27,19 @@
 //   - Header count and size, and body size, are bounded before handlers
 //     spend work on them; DecodeJSON accepts exactly one JSON value with
 //     no repeated member names, of the declared media type.
+//   - CSRF refuses every unsafe request that carries the session cookie
+//     and that a browser did not send from this site or a trusted origin
+//     (Fetch metadata, then Origin, as net/http's CrossOriginProtection),
+//     and, unlike CrossOriginProtection, one carrying neither header.
+//   - Hosts answers 400 to a request for a name the server was not told
+//     it has, so that a page on a rebinding DNS name cannot read answers
+//     as same-origin.
 //
-// Out of scope: CSRF for cookie-authenticated requests (use
-// http.CrossOriginProtection in the pipeline after CORS), TLS itself, rate
-// limiting, and denial of service below HTTP, which ApplyServerLimits
-// only mitigates with timeouts.
+// X-XSS-Protection is deliberately not sent: the filter it controlled is
+// gone from every current browser, and where it survived its "block" mode
+// could be abused to blank or probe pages; the strict Content-Security-
+// Policy (no script at all by default) is what stops injected script.
+//
+// Out of scope: TLS itself, rate limiting, and denial of service below
+// HTTP, which ApplyServerLimits only mitigates with timeouts.
 package secure

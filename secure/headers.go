@@ -37,7 +37,20 @@ type HeaderOptions struct {
 	// DefaultHSTSMaxAge. It is rounded down to whole seconds and must be
 	// at least one second: there is no option to switch HSTS off.
 	HSTSMaxAge time.Duration
+
+	// HSTSPreload adds the "preload" directive, which asks to be put on
+	// the list of HTTPS-only names built into browsers (submitted at
+	// hstspreload.org). Every subdomain must then serve HTTPS, for good:
+	// leaving the list takes months. The list requires includeSubDomains
+	// (always sent) and a max-age of at least one year (MinHSTSPreloadMaxAge);
+	// NewHeaders refuses a shorter HSTSMaxAge with preload rather than send
+	// a header the list would reject.
+	HSTSPreload bool
 }
+
+// MinHSTSPreloadMaxAge is the shortest max-age the HSTS preload list
+// accepts: one year.
+const MinHSTSPreloadMaxAge = 365 * 24 * time.Hour
 
 // Headers sets Warden's security headers on every response. Build one with
 // NewHeaders; a nil *Headers behaves like NewHeaders(HeaderOptions{}).
@@ -72,8 +85,18 @@ func NewHeaders(o HeaderOptions) (*Headers, error) {
 	if maxAge < time.Second {
 		return nil, fmt.Errorf("HSTS max-age %v is below one second; leave it zero for two years", o.HSTSMaxAge)
 	}
+	hsts := "max-age=" + strconv.FormatInt(int64(maxAge/time.Second), 10) + "; includeSubDomains"
+	if o.HSTSPreload {
+		if maxAge < MinHSTSPreloadMaxAge {
+			return nil, fmt.Errorf("HSTS preload needs a max-age of at least one year (%v), not %v: the preload list refuses shorter ones; leave HSTSMaxAge zero for two years", MinHSTSPreloadMaxAge, maxAge)
+		}
+		hsts += "; preload"
+	}
 	one := func(v string) []string { return []string{v} }
 	return &Headers{
+		// No X-XSS-Protection: the filter it drove is gone from current
+		// browsers and was itself abusable; the CSP replaces it (see the
+		// package doc).
 		fixed: []headerField{
 			{"X-Content-Type-Options", one("nosniff")},
 			{"X-Frame-Options", one("DENY")},
@@ -89,7 +112,7 @@ func NewHeaders(o HeaderOptions) (*Headers, error) {
 			// to other sites overrides it with Header().Set.
 			{"Cross-Origin-Resource-Policy", one("same-origin")},
 		},
-		hsts:       one("max-age=" + strconv.FormatInt(int64(maxAge/time.Second), 10) + "; includeSubDomains"),
+		hsts:       one(hsts),
 		production: o.Production,
 		proxies:    o.TrustedProxies,
 	}, nil

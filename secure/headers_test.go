@@ -89,6 +89,9 @@ func TestHSTSConditions(t *testing.T) {
 		{name: "forged X-Forwarded-Proto from an untrusted peer is ignored", opts: secure.HeaderOptions{TrustedProxies: tp}, remote: "203.0.113.1:1", proto: "https"},
 		{name: "X-Forwarded-Proto without configured proxies is ignored", remote: "10.1.1.1:1", proto: "https"},
 		{name: "custom max-age", opts: secure.HeaderOptions{Production: true, HSTSMaxAge: 24 * time.Hour}, remote: "203.0.113.1:1", want: "max-age=86400; includeSubDomains"},
+		{name: "preload", opts: secure.HeaderOptions{Production: true, HSTSPreload: true}, remote: "203.0.113.1:1", want: twoYears + "; preload"},
+		{name: "preload with one year", opts: secure.HeaderOptions{Production: true, HSTSPreload: true, HSTSMaxAge: secure.MinHSTSPreloadMaxAge}, remote: "203.0.113.1:1", want: "max-age=31536000; includeSubDomains; preload"},
+		{name: "preload is never sent over plain HTTP in development", opts: secure.HeaderOptions{HSTSPreload: true}, remote: "203.0.113.1:1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -145,6 +148,9 @@ func TestNewHeadersOptions(t *testing.T) {
 		{name: "CSP with surrounding spaces is refused", opts: secure.HeaderOptions{CSP: " default-src 'self'"}, errPart: "spaces"},
 		{name: "negative HSTS max-age is refused", opts: secure.HeaderOptions{HSTSMaxAge: -time.Second}, errPart: "below one second"},
 		{name: "sub-second HSTS max-age is refused", opts: secure.HeaderOptions{HSTSMaxAge: time.Millisecond}, errPart: "below one second"},
+		// The preload list rejects max-age under a year; a header it would
+		// reject is refused at start-up instead.
+		{name: "preload with a short max-age is refused", opts: secure.HeaderOptions{HSTSPreload: true, HSTSMaxAge: 364 * 24 * time.Hour}, errPart: "at least one year"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -16,6 +16,8 @@ import (
 
 type verifyEmailInput struct {
 	Token string `json:"token"`
+	// Mode is "token" (the default) or "cookie" (browser mode).
+	Mode string `json:"mode,omitempty"`
 }
 
 type emailInput struct {
@@ -30,6 +32,9 @@ type loginInput struct {
 	Password string `json:"password"`
 	// Device is the value a previous login of this account answered.
 	Device string `json:"device,omitempty"`
+	// Mode is "token" (the default) or "cookie" (browser mode: the
+	// session cookie is set and no token is answered).
+	Mode string `json:"mode,omitempty"`
 }
 
 type refreshInput struct {
@@ -55,18 +60,27 @@ type registeredView struct {
 	User    userSummary `json:"user"`
 }
 
+// verifiedView and loginView: the tokens and the device are absent in
+// cookie mode (cookieLoginView is what that mode answers).
 type verifiedView struct {
 	Message string   `json:"message"`
-	Access  string   `json:"access"`
-	Refresh string   `json:"refresh"`
-	Device  string   `json:"device"`
+	Access  string   `json:"access,omitempty"`
+	Refresh string   `json:"refresh,omitempty"`
+	Device  string   `json:"device,omitempty"`
 	User    userView `json:"user"`
 }
 
 type loginView struct {
-	Access  string   `json:"access"`
-	Refresh string   `json:"refresh"`
-	Device  string   `json:"device"`
+	Access  string   `json:"access,omitempty"`
+	Refresh string   `json:"refresh,omitempty"`
+	Device  string   `json:"device,omitempty"`
+	User    userView `json:"user"`
+}
+
+// cookieLoginView is the answer of a cookie-mode login or verify-email:
+// the user, no token (the session cookie carries the login).
+type cookieLoginView struct {
+	Message string   `json:"message,omitempty"`
 	User    userView `json:"user"`
 }
 
@@ -90,7 +104,7 @@ var tags = []string{"accounts"}
 var (
 	docMe = warden.Doc(warden.Operation{
 		Summary: "The caller's account", Tags: tags,
-		Description: "For an access token, the user's account; for an API key, the key's owner with the key's own permissions (a key without an owner is its own principal: id apikey:<key id>, no username).",
+		Description: "For an access token or the session cookie, the user's account; for an API key, the key's owner with the key's own permissions (a key without an owner is its own principal: id apikey:<key id>, no username). auth_backend says which credential was used.",
 		Responses: map[int]any{
 			200: meView{},
 			404: warden.Problem("The account no longer exists."),
@@ -99,7 +113,7 @@ var (
 	})
 	docSessions = warden.Doc(warden.Operation{
 		Summary: "The caller's logins", Tags: tags,
-		Description: "Every live login (refresh-token chain) of the user; current marks the one the access token belongs to.",
+		Description: "Every live login (a refresh-token chain, or a browser's session cookie: cookie) of the user; current marks the one the caller used.",
 		Responses:   map[int]any{200: sessionsView{}, 503: busy},
 	})
 	docEndSession = warden.Doc(warden.Operation{
@@ -124,11 +138,12 @@ var (
 	})
 	docVerifyEmail = warden.Doc(warden.Operation{
 		Summary: "Verify an email address", Tags: tags,
-		Description: "Spends the token from the verification link and logs the user in.",
+		Description: "Spends the token from the verification link and logs the user in. With \"mode\": \"cookie\" (browser mode) it sets the session cookie and answers no token, only message and user; such a request must come from this site or an allowed origin (Sec-Fetch-Site or Origin).",
 		Request:     verifyEmailInput{},
 		Responses: map[int]any{
 			200: verifiedView{},
-			400: warden.Problem("The link is invalid or has expired; ask for a new one."),
+			400: warden.Problem("The link is invalid or has expired; ask for a new one. Or mode is neither \"token\" nor \"cookie\" (fields.mode)."),
+			403: warden.Problem("A cookie-mode request from another site (cross-origin request forgery protection)."),
 			503: busy,
 		},
 	})
@@ -140,12 +155,14 @@ var (
 	})
 	docLogin = warden.Doc(warden.Operation{
 		Summary: "Log in", Tags: tags,
-		Description: "Answers an access token, a refresh token and a device value to send back with later logins of this account (it exempts them from the backoff that strangers' failed guesses cause).",
-		Request:     loginInput{},
+		Description: "Answers an access token, a refresh token and a device value to send back with later logins of this account (it exempts them from the backoff that strangers' failed guesses cause). " +
+			"With \"mode\": \"cookie\" (browser mode) it answers only the user and sets the session cookie (and keeps the device in a cookie of its own); such a login must come from this site or an allowed origin (Sec-Fetch-Site or Origin), and it ends the session whose cookie it replaces.",
+		Request: loginInput{},
 		Responses: map[int]any{
 			200: loginView{},
+			400: warden.Problem("mode is neither \"token\" nor \"cookie\" (fields.mode)."),
 			401: warden.Problem("Invalid username or password: one answer, in the same time, whether the user exists or not."),
-			403: warden.Problem("The email address is not verified yet (answered only after a correct password)."),
+			403: warden.Problem("The email address is not verified yet (answered only after a correct password), or a cookie-mode login from another site (cross-origin request forgery protection)."),
 			429: warden.Problem("Too many requests from this client, or too many failed password attempts for this account; retry after Retry-After."),
 			503: busy,
 		},
@@ -178,7 +195,7 @@ var (
 	})
 	docLogout = warden.Doc(warden.Operation{
 		Summary: "Log out", Tags: tags,
-		Description: "Revokes the presented refresh token's login and the current access token at once. Without a body, ends the login the access token belongs to.",
+		Description: "Revokes the presented refresh token's login and the current access token at once. Without a body, ends the login the access token (or the session cookie) belongs to; with the cookie, also deletes it from the browser.",
 		Request:     logoutInput{}, RequestOptional: true,
 		Responses: map[int]any{200: message{}, 503: busy},
 	})

@@ -22,11 +22,16 @@ import (
 // that the token belongs to a login ("sid"): user routes serve logins only.
 type Authenticator struct {
 	jwt *auth.JWT
+	// sessions judges, in Check, the identities the session cookie
+	// produced (CookieAuthenticator).
+	sessions *auth.Sessions
 }
 
-// Authenticator returns the bearer-token backend for user routes.
+// Authenticator returns the bearer-token backend for user routes. Its
+// Check also judges identities of the session cookie, so that one
+// checker watches every connection of this service's logins.
 func (s *Service) Authenticator() *Authenticator {
-	return &Authenticator{jwt: s.cfg.JWT}
+	return &Authenticator{jwt: s.cfg.JWT, sessions: s.cookies}
 }
 
 // Challenge implements auth.Authenticator.
@@ -45,11 +50,16 @@ func (a *Authenticator) Authenticate(r *http.Request) (*auth.Identity, error) {
 }
 
 // Check implements auth.Checker for connections that outlive their
-// request (chat sockets, event streams): the login's token is checked
-// against the revocation list at every grain.
+// request (chat sockets, event streams): the login is checked against the
+// revocation list at every grain, and a cookie session's also against its
+// absolute lifetime. Identities from elsewhere that name a login (a
+// ticket's) are checked like a token's.
 func (a *Authenticator) Check(ctx context.Context, id *auth.Identity) error {
 	if id.SessionID == "" {
 		return &auth.CredentialError{Reason: "The access token is not bound to a session."}
+	}
+	if id.Backend == auth.BackendSession {
+		return a.sessions.Check(ctx, id)
 	}
 	return a.jwt.Check(ctx, id)
 }

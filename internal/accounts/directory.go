@@ -104,7 +104,9 @@ func (s *Service) Usernames(ctx context.Context, ids []string) (map[string]strin
 // GrantPermission adds perms to the named user's permissions (warden user
 // grant). The access token is built from the stored user at login and at
 // refresh, so the grant reaches the user's tokens at their next login or
-// refresh, not before. Granting a permission the user holds is no error.
+// refresh, not before; the user's cookie sessions end (a cookie session
+// has no refresh: the user signs in again, with a new session id).
+// Granting a permission the user holds is no error and ends nothing.
 func (s *Service) GrantPermission(ctx context.Context, username string, perms ...string) error {
 	return s.changePermissions(ctx, username, perms, "permission_granted", func(have []string, p string) []string {
 		if slices.Contains(have, p) {
@@ -118,7 +120,7 @@ func (s *Service) GrantPermission(ctx context.Context, username string, perms ..
 // (warden user revoke). Like a grant it reaches the tokens at the next
 // login or refresh: an access token already issued keeps its claims until
 // it expires (15 minutes by default); warden sessions revoke ends them at
-// once.
+// once. The user's cookie sessions end at once.
 func (s *Service) RevokePermission(ctx context.Context, username string, perms ...string) error {
 	return s.changePermissions(ctx, username, perms, "permission_revoked", func(have []string, p string) []string {
 		return slices.DeleteFunc(have, func(h string) bool { return h == p })
@@ -144,6 +146,8 @@ func (s *Service) changePermissions(ctx context.Context, username string, perms 
 		return ErrNotFound
 	}
 	var userID string
+	var ended []string
+	now := s.now()
 	err := s.cfg.DB.InTx(ctx, func(tx *sql.Tx) error {
 		var stored string
 		err := tx.QueryRowContext(ctx, s.cfg.DB.Rebind(`SELECT id, permissions FROM users WHERE username_key = ?`+s.repo.forUpdate()), key(username)).
@@ -162,10 +166,18 @@ func (s *Service) changePermissions(ctx context.Context, username string, perms 
 		if next == stored {
 			return nil
 		}
-		_, err = tx.ExecContext(ctx, s.cfg.DB.Rebind(`UPDATE users SET permissions = ?, updated_at = ? WHERE id = ?`), next, ms(s.now()), userID)
-		return unavailable(err)
+		if _, err = tx.ExecContext(ctx, s.cfg.DB.Rebind(`UPDATE users SET permissions = ?, updated_at = ? WHERE id = ?`), next, ms(now), userID); err != nil {
+			return unavailable(err)
+		}
+		// Rotation on a privilege change (cookies.go): the user's cookie
+		// sessions end with the change, in its transaction.
+		ended, err = s.repo.endCookieSessionsTx(ctx, tx, userID, "privileges changed", now)
+		return err
 	})
 	if err != nil {
+		return err
+	}
+	if err := s.endLogins(ctx, ended...); err != nil {
 		return err
 	}
 	for _, p := range perms {

@@ -96,5 +96,14 @@
 //     and a password reset deletes them all.
 //   - The per-client limits of the public routes key IPv4 clients by
 //     address and IPv6 clients by /64; PATCH /password is limited per user.
+//   - Browser mode (cookies.go): login and verify-email with "mode":
+//     "cookie" answer no token and set the __Host- session cookie, whose
+//     value is stored only as a digest on the login's sessions row. A
+//     cookie login is listed, ended and revoked like a token login; it
+//     ends after SessionIdle unused and SessionMax in all. Every cookie
+//     login mints a fresh value and id and ends the session whose cookie
+//     the request carried; a change of the user's permissions ends their
+//     cookie sessions. A cookie-mode request must pass CSRF (Config.CSRF)
+//     before any password work (login CSRF).
 //   - Security events go to slog without secrets.
 package accounts

@@ -55,10 +55,12 @@ func (s *Service) Mount(r *warden.Router, apiKeys auth.Authenticator) error {
 	if err != nil {
 		return err
 	}
-	bearer := warden.Auth(s.Authenticator())
+	// A signed-in route takes the access token or, from a browser, the
+	// session cookie; /me takes API keys too.
+	bearer := warden.Auth(s.Authenticator(), s.cookies)
 	anyBackend := bearer
 	if apiKeys != nil {
-		anyBackend = warden.Auth(s.Authenticator(), apiKeys)
+		anyBackend = warden.Auth(s.Authenticator(), s.cookies, apiKeys)
 	}
 	signedIn := warden.Require(guard.IsAuthenticated)
 
@@ -178,17 +180,29 @@ func (s *Service) handleRegister(w http.ResponseWriter, r *http.Request) {
 func (s *Service) handleVerifyEmail(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		Token string `json:"token"`
+		Mode  string `json:"mode"`
 	}
 	if !secure.DecodeJSON(w, r, &in) {
+		return
+	}
+	// Before the token is spent: a refused mode must not use it up.
+	cookie, ok := s.loginMode(w, r, in.Mode)
+	if !ok {
 		return
 	}
 	if in.Token == "" || len(in.Token) > 256 {
 		s.fail(w, r, ErrInvalidToken)
 		return
 	}
-	t, err := s.VerifyEmail(r.Context(), in.Token, clientOf(r))
+	c := clientOf(r)
+	c.Cookie = cookie
+	t, err := s.VerifyEmail(r.Context(), in.Token, c)
 	if err != nil {
 		s.fail(w, r, err)
+		return
+	}
+	if cookie {
+		s.answerCookieLogin(w, r, t, "Email verified.")
 		return
 	}
 	// device is an extra member here (API.md lists it for login only):
@@ -224,9 +238,19 @@ func (s *Service) handleLogin(w http.ResponseWriter, r *http.Request) {
 		Email    string `json:"email"`
 		Password string `json:"password"`
 		Device   string `json:"device"`
+		Mode     string `json:"mode"`
 	}
 	if !secure.DecodeJSON(w, r, &in) {
 		return
+	}
+	// Before any password work: a refused mode or a forged cookie login
+	// costs nothing.
+	cookie, ok := s.loginMode(w, r, in.Mode)
+	if !ok {
+		return
+	}
+	if cookie && in.Device == "" {
+		in.Device = presentedDeviceCookie(r)
 	}
 	login := in.Username
 	if login == "" {
@@ -237,10 +261,14 @@ func (s *Service) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := clientOf(r)
-	c.Device = in.Device
+	c.Device, c.Cookie = in.Device, cookie
 	t, err := s.Login(r.Context(), login, in.Password, c)
 	if err != nil {
 		s.fail(w, r, err)
+		return
+	}
+	if cookie {
+		s.answerCookieLogin(w, r, t, "")
 		return
 	}
 	warden.WriteJSON(w, http.StatusOK, struct {
@@ -283,22 +311,26 @@ func (s *Service) handleLogout(w http.ResponseWriter, r *http.Request) {
 		RefreshToken string `json:"refresh_token"`
 	}
 	// The body is optional: logging out without the refresh token still
-	// ends the session the access token belongs to.
+	// ends the session the access token (or the cookie) belongs to.
 	if r.ContentLength != 0 && !secure.DecodeJSON(w, r, &in) {
 		return
 	}
-	if err := s.Logout(r.Context(), auth.FromContext(r.Context()), in.RefreshToken); err != nil {
+	id := auth.FromContext(r.Context())
+	if err := s.Logout(r.Context(), id, in.RefreshToken); err != nil {
 		s.fail(w, r, err)
 		return
 	}
+	s.clearCookieOf(w, id)
 	warden.WriteJSON(w, http.StatusOK, message{"Logged out."})
 }
 
 func (s *Service) handleLogoutAll(w http.ResponseWriter, r *http.Request) {
-	if err := s.LogoutAll(r.Context(), auth.FromContext(r.Context())); err != nil {
+	id := auth.FromContext(r.Context())
+	if err := s.LogoutAll(r.Context(), id); err != nil {
 		s.fail(w, r, err)
 		return
 	}
+	s.clearCookieOf(w, id)
 	warden.WriteJSON(w, http.StatusOK, message{"Logged out of every session."})
 }
 
@@ -346,7 +378,7 @@ func (s *Service) handleChangePassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := auth.FromContext(r.Context())
-	if id.Backend != auth.BackendJWT {
+	if id.Backend != auth.BackendJWT && id.Backend != auth.BackendSession {
 		guard.Deny(w, id)
 		return
 	}
@@ -367,6 +399,9 @@ type meView struct {
 	IsAdmin       bool     `json:"is_admin"`
 	EmailVerified bool     `json:"email_verified"`
 	Permissions   []string `json:"permissions"`
+	// AuthBackend names how the caller authenticated: "jwt", "session"
+	// (the browser-mode cookie) or "api_key".
+	AuthBackend string `json:"auth_backend"`
 }
 
 func (s *Service) handleMe(w http.ResponseWriter, r *http.Request) {
@@ -380,7 +415,7 @@ func (s *Service) handleMe(w http.ResponseWriter, r *http.Request) {
 			if perms == nil {
 				perms = []string{}
 			}
-			warden.WriteJSON(w, http.StatusOK, meView{ID: id.UserID, IsAdmin: id.IsAdmin, Permissions: perms})
+			warden.WriteJSON(w, http.StatusOK, meView{ID: id.UserID, IsAdmin: id.IsAdmin, Permissions: perms, AuthBackend: id.Backend})
 			return
 		}
 		userID = owner
@@ -396,7 +431,7 @@ func (s *Service) handleMe(w http.ResponseWriter, r *http.Request) {
 	}
 	warden.WriteJSON(w, http.StatusOK, meView{
 		ID: u.ID, Username: u.Username, Email: u.Email, FirstName: u.FirstName, LastName: u.LastName,
-		IsStaff: u.IsStaff, IsAdmin: u.IsAdmin, EmailVerified: u.EmailVerified, Permissions: perms,
+		IsStaff: u.IsStaff, IsAdmin: u.IsAdmin, EmailVerified: u.EmailVerified, Permissions: perms, AuthBackend: id.Backend,
 	})
 }
 
@@ -407,6 +442,8 @@ type sessionView struct {
 	UserAgent  string    `json:"user_agent"`
 	IP         string    `json:"ip"`
 	Current    bool      `json:"current"`
+	// Cookie marks a browser-mode login (a session cookie).
+	Cookie bool `json:"cookie"`
 }
 
 func (s *Service) handleSessions(w http.ResponseWriter, r *http.Request) {
@@ -416,10 +453,9 @@ func (s *Service) handleSessions(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	current, _ := id.Claims["sid"].(string)
 	out := make([]sessionView, 0, len(list))
 	for _, ss := range list {
-		out = append(out, sessionView{ID: ss.ID, CreatedAt: ss.CreatedAt, LastUsedAt: ss.LastUsedAt, UserAgent: ss.UserAgent, IP: ss.IP, Current: ss.ID == current})
+		out = append(out, sessionView{ID: ss.ID, CreatedAt: ss.CreatedAt, LastUsedAt: ss.LastUsedAt, UserAgent: ss.UserAgent, IP: ss.IP, Current: ss.ID == id.SessionID, Cookie: ss.Cookie})
 	}
 	warden.WriteJSON(w, http.StatusOK, map[string]any{"sessions": out})
 }
@@ -434,6 +470,9 @@ func (s *Service) handleEndSession(w http.ResponseWriter, r *http.Request) {
 	if err := s.EndSession(r.Context(), id.UserID, sid); err != nil {
 		s.fail(w, r, err)
 		return
+	}
+	if sid == id.SessionID {
+		s.clearCookieOf(w, id)
 	}
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -32,6 +32,10 @@ import (
 
 var testSecret = []byte("accounts-test-secret-that-is-long-enough")
 
+// trustedOrigin is the one other origin the harness trusts with the
+// session cookie (as WARDEN_CORS_ALLOWED_ORIGINS does).
+const trustedOrigin = "https://app.example.com"
+
 // clock is a shared adjustable clock for the service, the signer and the
 // verifier.
 // A frozen clock (base set) moves only by Advance, for tests whose
@@ -123,6 +127,13 @@ func newHarness(t testing.TB, o options) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Browser mode as the server sets it up: one CSRF protection for the
+	// router (every request with the session cookie) and for cookie-mode
+	// logins, trusting the one allowed origin.
+	csrf, err := secure.NewCSRF(secure.CSRFOptions{TrustedOrigins: []string{trustedOrigin}, Cookies: []string{accounts.SessionCookie}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	perMin := o.authPerMin
 	if perMin == 0 {
 		perMin = 10000
@@ -141,12 +152,13 @@ func newHarness(t testing.TB, o options) *harness {
 		Failures:     o.failures,
 		HashesPerKey: o.hashesPerKey,
 		JobQueue:     o.jobQueue,
+		CSRF:         csrf,
 		Now:          h.clock.Now,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rcfg := warden.Config{Logger: logger}
+	rcfg := warden.Config{Logger: logger, CSRF: csrf}
 	if o.trustLoopbackProxy {
 		if rcfg.TrustedProxies, err = secure.ParseTrustedProxies("127.0.0.1,::1"); err != nil {
 			t.Fatal(err)

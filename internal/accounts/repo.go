@@ -46,6 +46,9 @@ type Session struct {
 	ExpiresAt  time.Time
 	UserAgent  string
 	IP         string
+	// Cookie reports a browser-mode login (a session cookie, no refresh
+	// tokens).
+	Cookie bool
 }
 
 // migrations holds the accounts schema, one directory of goose SQL files
@@ -393,7 +396,14 @@ func (r *repo) revokeSession(ctx context.Context, id, userID, reason string, now
 // endOtherSessionsTx ends every live session of userID but except and
 // returns their ids, for revoking their access tokens.
 func (r *repo) endOtherSessionsTx(ctx context.Context, tx *sql.Tx, userID, except, reason string, now time.Time) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, r.db.Rebind(`SELECT id FROM sessions WHERE user_id = ? AND id <> ? AND revoked_at IS NULL`+r.forUpdate()), userID, except)
+	return r.endSessionsTx(ctx, tx, userID, `id <> ?`, []any{except}, reason, now)
+}
+
+// endSessionsTx ends every live session of userID that also meets cond (a
+// condition on sessions' columns, with its arguments) and returns their
+// ids, for revoking them on every route.
+func (r *repo) endSessionsTx(ctx context.Context, tx *sql.Tx, userID, cond string, condArgs []any, reason string, now time.Time) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, r.db.Rebind(`SELECT id FROM sessions WHERE user_id = ? AND revoked_at IS NULL AND `+cond+r.forUpdate()), append([]any{userID}, condArgs...)...)
 	if err != nil {
 		return nil, unavailable(err)
 	}
@@ -429,9 +439,12 @@ func (r *repo) revokeSessions(ctx context.Context, userID, reason string, now ti
 	return res.RowsAffected()
 }
 
-func (r *repo) listSessions(ctx context.Context, userID string, now time.Time) ([]Session, error) {
-	rows, err := r.db.QueryContext(ctx, r.db.Rebind(`SELECT id, created_at, last_used_at, expires_at, user_agent, ip FROM sessions
-		WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? ORDER BY last_used_at DESC`), userID, ms(now))
+// listSessions returns userID's live logins: not ended, not expired, and
+// for a cookie login not idle for cookieIdle either.
+func (r *repo) listSessions(ctx context.Context, userID string, now time.Time, cookieIdle time.Duration) ([]Session, error) {
+	rows, err := r.db.QueryContext(ctx, r.db.Rebind(`SELECT id, created_at, last_used_at, expires_at, user_agent, ip, cookie_hash IS NOT NULL FROM sessions
+		WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? AND (cookie_hash IS NULL OR last_used_at > ?) ORDER BY last_used_at DESC`),
+		userID, ms(now), ms(now.Add(-cookieIdle)))
 	if err != nil {
 		return nil, unavailable(err)
 	}
@@ -440,7 +453,7 @@ func (r *repo) listSessions(ctx context.Context, userID string, now time.Time) (
 	for rows.Next() {
 		s := Session{UserID: userID}
 		var created, used, exp int64
-		if err := rows.Scan(&s.ID, &created, &used, &exp, &s.UserAgent, &s.IP); err != nil {
+		if err := rows.Scan(&s.ID, &created, &used, &exp, &s.UserAgent, &s.IP, &s.Cookie); err != nil {
 			return nil, unavailable(err)
 		}
 		s.CreatedAt, s.LastUsedAt, s.ExpiresAt = fromMS(created), fromMS(used), fromMS(exp)

@@ -16,6 +16,7 @@ import (
 	"github.com/wardenhq/warden/internal/store"
 	"github.com/wardenhq/warden/password"
 	"github.com/wardenhq/warden/ratelimit"
+	"github.com/wardenhq/warden/secure"
 )
 
 // Token purposes in one_time_tokens.
@@ -80,6 +81,15 @@ type Config struct {
 
 	RefreshTTL   time.Duration // 7 days
 	RefreshGrace time.Duration // racing tabs; 5 s when 0, negative for none
+	// SessionIdle and SessionMax are the lifetimes of a cookie login
+	// (browser mode): unused, and in all. 24 h and 7 days when 0.
+	SessionIdle time.Duration
+	SessionMax  time.Duration
+	// CSRF checks cookie-mode logins (login CSRF). The server passes the
+	// one its router applies to every request carrying the session
+	// cookie; when nil, one that trusts no other origin than the
+	// request's own.
+	CSRF *secure.CSRF
 	// RefreshSecret keys the derivation of each refresh token's successor
 	// (see successorOf); every instance must have the same one. When
 	// empty it is derived from Signer's HMAC secret (RefreshSecretFrom),
@@ -118,6 +128,10 @@ type Service struct {
 	hashes hashShares // password hashes in flight per failure key
 	purge  *purger    // background deletion of expired rows; see purge.go
 	bg     *flows     // job queue, mail throttle, installation secret; see pending.go
+	// cookies authenticates the session cookie; csrf guards cookie logins
+	// (cookies.go).
+	cookies *auth.Sessions
+	csrf    *secure.CSRF
 }
 
 // New validates cfg and returns the service.
@@ -139,6 +153,12 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.RefreshGrace < 0 {
 		cfg.RefreshGrace = 0
+	}
+	if cfg.SessionIdle == 0 {
+		cfg.SessionIdle = auth.DefaultSessionIdle
+	}
+	if cfg.SessionMax == 0 {
+		cfg.SessionMax = auth.DefaultSessionMax
 	}
 	if cfg.VerifyTTL == 0 {
 		cfg.VerifyTTL = 24 * time.Hour
@@ -171,7 +191,20 @@ func New(cfg Config) (*Service, error) {
 	if cfg.RefreshSecret, err = refreshSecret(cfg); err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, repo: r, log: cfg.Logger, now: cfg.Now}
+	s := &Service{cfg: cfg, repo: r, log: cfg.Logger, now: cfg.Now, csrf: cfg.CSRF}
+	// The session cookie is checked against the revocation list of the
+	// access tokens: one list, the same grains, for both kinds of login.
+	if s.cookies, err = auth.NewSessions(auth.SessionsConfig{
+		Store: sessionStore{r}, CookieName: SessionCookie, IdleTimeout: cfg.SessionIdle, MaxLifetime: cfg.SessionMax,
+		Revocation: cfg.JWT.Revocation(), Now: cfg.Now,
+	}); err != nil {
+		return nil, fmt.Errorf("accounts: %w", err)
+	}
+	if s.csrf == nil {
+		if s.csrf, err = secure.NewCSRF(secure.CSRFOptions{Cookies: []string{SessionCookie}}); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.startFlows(mailLimiter); err != nil {
 		return nil, err
 	}
@@ -291,11 +324,16 @@ func (s *Service) ResendVerification(ctx context.Context, email string) error {
 	return nil
 }
 
-// Tokens is a successful login.
+// Tokens is a successful login: an access and a refresh token, or for a
+// cookie login (Client.Cookie) the session cookie's value instead.
 type Tokens struct {
 	Access  string
 	Refresh string
-	User    *User
+	// Cookie is a cookie login's session cookie value; a secret: never
+	// log it. SessionID is the login's id.
+	Cookie    string
+	SessionID string
+	User      *User
 	// Device is the device the client keeps for later logins (see
 	// devices.go); a secret: never log it.
 	Device string
@@ -307,6 +345,9 @@ type Client struct {
 	IP        string
 	// Device is the device the client presented, if any (see devices.go).
 	Device string
+	// Cookie asks for a cookie login (browser mode): a session cookie
+	// instead of tokens.
+	Cookie bool
 }
 
 // VerifyEmail spends a verification token, marks the email verified and
@@ -440,8 +481,12 @@ func backoff(failures int, last, now time.Time) (time.Duration, bool) {
 	return wait, false
 }
 
-// startSession creates a login and its first refresh token.
+// startSession creates a login and its first refresh token, or, when c
+// asks for one, a cookie login (cookies.go).
 func (s *Service) startSession(ctx context.Context, u *User, c Client, now time.Time) (*Tokens, error) {
+	if c.Cookie {
+		return s.startCookieSession(ctx, u, c)
+	}
 	plain, digest, err := newToken()
 	if err != nil {
 		return nil, err
@@ -461,7 +506,7 @@ func (s *Service) startSession(ctx context.Context, u *User, c Client, now time.
 	if err != nil {
 		return nil, err
 	}
-	return &Tokens{Access: access, Refresh: plain, User: u}, nil
+	return &Tokens{Access: access, Refresh: plain, SessionID: sid, User: u}, nil
 }
 
 func (s *Service) accessToken(u *User, sessionID string) (string, error) {
@@ -735,7 +780,7 @@ func (s *Service) ChangePassword(ctx context.Context, id *auth.Identity, current
 
 // Sessions lists the caller's live sessions.
 func (s *Service) Sessions(ctx context.Context, userID string) ([]Session, error) {
-	return s.repo.listSessions(ctx, userID, s.now())
+	return s.repo.listSessions(ctx, userID, s.now(), s.cfg.SessionIdle)
 }
 
 // EndSession ends one of the caller's sessions; ErrNotFound when the id is

@@ -53,6 +53,7 @@ func apiInfo() openapi.Info {
 			{Name: "operations", Description: "Health and readiness checks."},
 			{Name: "media", Description: "Files Warden stored (avatars), served inert: never sniffed, never run."},
 			{Name: "documentation", Description: "This description and its page."},
+			{Name: "console", Description: "The web console: the book club for people, one page at each of its paths, and its assets."},
 		},
 	}
 }

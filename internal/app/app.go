@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"time"
 
@@ -70,6 +71,9 @@ type App struct {
 	failures accounts.FailureCounter
 	// metrics backs GET /metrics on WARDEN_METRICS_ADDR (metrics.go).
 	metrics metricsState
+	// csrf guards every request carrying the session cookie (router-wide)
+	// and cookie-mode logins (accounts); see openCSRF.
+	csrf *secure.CSRF
 }
 
 // New builds the server for cfg: it opens and migrates the database. In
@@ -103,6 +107,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (_ *App, 
 	if err = a.openJWT(secret); err != nil {
 		return nil, err
 	}
+	if err = a.openCSRF(); err != nil {
+		return nil, err
+	}
 	if err = a.openAccounts(); err != nil {
 		return nil, err
 	}
@@ -127,8 +134,10 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (_ *App, 
 		Throttle:       throttle,
 		Logger:         logger,
 		TrustedProxies: cfg.TrustedProxies,
-		Headers:        secure.HeaderOptions{Production: cfg.Production()},
+		Headers:        secure.HeaderOptions{Production: cfg.Production(), HSTSPreload: cfg.HSTSPreload},
 		CORS:           cfg.CORS,
+		CSRF:           a.csrf,
+		AllowedHosts:   cfg.AllowedHosts,
 		// Every route carries its description: the OpenAPI document is
 		// generated from the route table (see apidocs.go).
 		RequireDocs: true,
@@ -293,10 +302,32 @@ func (a *App) openAccounts() error {
 		Signer: a.signer, JWT: a.jwt, Logger: a.logger,
 		RefreshTTL: cfg.RefreshTTL, RefreshGrace: refreshGrace(cfg.RefreshGrace),
 		RefreshSecret: accounts.RefreshSecretFrom(a.signer.Key),
+		SessionIdle:   cfg.SessionIdle,
+		SessionMax:    cfg.SessionMax,
+		CSRF:          a.csrf,
 		AuthRate:      ratelimit.Policy{Name: "auth", Rate: float64(cfg.AuthRatePerMinute) / 60, Burst: cfg.AuthRatePerMinute},
 		NewLimiter:    a.newLimiter,
 		Failures:      a.failures,
 	})
+	return err
+}
+
+// openCSRF builds the cross-origin request forgery protection of browser
+// mode: every unsafe request that carries the session cookie, and every
+// cookie-mode login, must come from this site (Sec-Fetch-Site
+// same-origin, or an Origin equal to the Host) or from an origin trusted
+// on purpose: those CORS allows, and the public URL's (the web console's
+// own origin, which a proxy's rewritten Host may hide from the Origin
+// check).
+func (a *App) openCSRF() error {
+	trusted := a.cfg.CORS.Origins()
+	if u, err := url.Parse(a.cfg.PublicURL); err == nil {
+		if origin, err := secure.ParseOrigin(u.Scheme + "://" + u.Host); err == nil {
+			trusted = append(trusted, origin)
+		}
+	}
+	var err error
+	a.csrf, err = secure.NewCSRF(secure.CSRFOptions{TrustedOrigins: trusted, Cookies: []string{accounts.SessionCookie}})
 	return err
 }
 

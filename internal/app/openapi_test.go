@@ -76,8 +76,9 @@ func TestOpenAPIDocumentCoversTheRouteTable(t *testing.T) {
 	paths := doc["paths"].(map[string]any)
 	for _, r := range routes {
 		where := r.Method + " " + r.Pattern
-		// A trailing wildcard "{path...}" is "{path}" in a path template.
-		op, _ := obj(paths[strings.ReplaceAll(r.Pattern, "...}", "}")])[strings.ToLower(r.Method)].(map[string]any)
+		// A trailing wildcard "{path...}" is "{path}" in a path template,
+		// and the end anchor "{$}" (the console's "/") is not in it.
+		op, _ := obj(paths[strings.ReplaceAll(strings.TrimSuffix(r.Pattern, "{$}"), "...}", "}")])[strings.ToLower(r.Method)].(map[string]any)
 		if op == nil {
 			t.Errorf("%s is not in the document", where)
 			continue
@@ -138,8 +139,11 @@ func TestOpenAPIDocumentCoversTheRouteTable(t *testing.T) {
 
 	// Spot checks of what the table says, against API.md.
 	me := obj(obj(paths["/api/auth/me"])["get"])
-	if fmt.Sprint(me["security"]) != "[map[bearerAuth:[]] map[apiKeyAuth:[]]]" {
-		t.Errorf("/api/auth/me accepts a bearer token or an API key: %v", me["security"])
+	if fmt.Sprint(me["security"]) != "[map[bearerAuth:[]] map[cookieAuth:[]] map[apiKeyAuth:[]]]" {
+		t.Errorf("/api/auth/me accepts a bearer token, the session cookie or an API key: %v", me["security"])
+	}
+	if s := obj(obj(obj(doc["components"])["securitySchemes"])["cookieAuth"]); s["in"] != "cookie" || s["name"] != "__Host-warden_session" {
+		t.Errorf("the session cookie's scheme: %v", s)
 	}
 	login := obj(obj(paths["/api/auth/login"])["post"])
 	for _, code := range []string{"200", "400", "401", "403", "413", "429", "503"} {

@@ -45,7 +45,7 @@ func (a *App) openBookclub(ctx context.Context) error {
 	a.RegisterGauge("warden_sse_streams_max", "The cap on open event streams (WARDEN_SSE_MAX_STREAMS).", func() float64 { return float64(streams.Stats().Max) })
 
 	if a.bookclub, err = bookclub.New(bookclub.Config{
-		DB: a.db, Accounts: a.accounts, Bearer: a.accounts.Authenticator(),
+		DB: a.db, Accounts: a.accounts, Bearer: a.accounts.Authenticator(), Session: a.accounts.CookieAuthenticator(),
 		NewLimiter: a.newLimiter, Logger: a.logger, Media: a.media,
 		Tickets: tickets, Bus: bus, Sockets: sockets, Streams: streams,
 	}); err != nil {

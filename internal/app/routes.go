@@ -10,6 +10,7 @@ import (
 	"github.com/wardenhq/warden/files"
 	"github.com/wardenhq/warden/guard"
 	"github.com/wardenhq/warden/internal/bookclub"
+	"github.com/wardenhq/warden/internal/console"
 	"github.com/wardenhq/warden/problem"
 	"github.com/wardenhq/warden/ratelimit"
 	"github.com/wardenhq/warden/secure"
@@ -22,9 +23,12 @@ const DemoPermission = "demo.read"
 func (a *App) routes() error {
 	r := a.router
 	public := warden.Require(guard.AllowAny)
-	// Load balancers poll these from one address: no router-wide throttle.
-	r.Get("/healthz", healthz, public, warden.Unthrottled(), docHealthz)
-	r.Get("/readyz", a.readyz, public, warden.Unthrottled(), docReadyz)
+	// Load balancers poll these from one address, and by address rather
+	// than by name: no router-wide throttle, any Host
+	// (WARDEN_ALLOWED_HOSTS). Their answers tell a page on a rebinding
+	// name nothing worth reading.
+	r.Get("/healthz", healthz, public, warden.Unthrottled(), warden.AnyHost(), docHealthz)
+	r.Get("/readyz", a.readyz, public, warden.Unthrottled(), warden.AnyHost(), docReadyz)
 
 	if a.cfg.DemoRoutes {
 		if err := a.demoRoutes(r); err != nil {
@@ -40,6 +44,13 @@ func (a *App) routes() error {
 	// turn browsing into 429s, while each answer is a bounded read of a
 	// small file (or a 304 on revalidation).
 	r.Handle(http.MethodGet, bookclub.MediaURLPrefix+"{path...}", a.mediaServer, public, warden.Unthrottled(), warden.CSP(files.CSP), docMedia)
+
+	// The web console: public pages and assets under their own CSP,
+	// exempt from the router-wide throttle like the media files (API.md:
+	// console assets are), since one visit loads a dozen of them.
+	if err := console.Mount(r, public, warden.Unthrottled()); err != nil {
+		return err
+	}
 
 	if err := a.accounts.Mount(r, a.apiKeys); err != nil {
 		return err

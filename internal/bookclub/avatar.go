@@ -108,7 +108,7 @@ func (s *Service) mountAvatar(r *warden.Router) error {
 	}
 	a := &avatars{Service: s, decoders: make(chan struct{}, avatarDecoders)}
 	r.With(warden.Tags("users")).Patch("/api/users/me/avatar", a.handleUpload,
-		warden.Auth(s.cfg.Bearer), warden.Require(guard.IsAuthenticated),
+		s.signedIn(), warden.Require(guard.IsAuthenticated),
 		warden.Limit(l, ratelimit.ByUser()),
 		warden.Multipart(avatarLimits),
 		// The router's default body cap could be lower (or higher) than

@@ -62,6 +62,10 @@ type Config struct {
 	// Bearer authenticates the signed-in routes (the accounts feature's
 	// Authenticator: tokens bound to a login).
 	Bearer auth.Authenticator
+	// Session, when set, authenticates them too, after Bearer: the
+	// browser-mode session cookie (accounts' CookieAuthenticator).
+	// Bearer's Check must then judge its identities as well.
+	Session auth.Authenticator
 	// NewLimiter builds the limiter for one policy (shared in Redis when
 	// configured); in memory when nil.
 	NewLimiter func(ratelimit.Policy) (ratelimit.Limiter, error)
@@ -122,6 +126,15 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	return &Service{cfg: cfg, log: cfg.Logger, now: cfg.Now, rt: rt}, nil
+}
+
+// signedIn is the authentication of every route that knows its caller:
+// the bearer token, and the session cookie when configured.
+func (s *Service) signedIn() warden.Option {
+	if s.cfg.Session == nil {
+		return warden.Auth(s.cfg.Bearer)
+	}
+	return warden.Auth(s.cfg.Bearer, s.cfg.Session)
 }
 
 // Mount registers the book club's routes on r.

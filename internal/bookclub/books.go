@@ -48,7 +48,7 @@ func (s *Service) mountBooks(r *warden.Router) error {
 		return err
 	}
 	writeLimit := warden.Limit(l, ratelimit.ByUser())
-	bearer := warden.Auth(s.cfg.Bearer)
+	bearer := s.signedIn()
 	anyone := warden.Require(guard.AllowAny)
 	// Owner-or-staff is decided per book in the handler, once the book
 	// is loaded; the guard only turns anonymous callers away (401).

@@ -105,7 +105,7 @@ func (s *Service) mountChat(r *warden.Router) error {
 	c := &chat{&social{s}}
 	signedIn := warden.Require(guard.IsAuthenticated)
 	writeLimit := warden.Limit(writes, ratelimit.ByUser())
-	r.With(warden.Tags("chat"), warden.Auth(s.cfg.Bearer), warden.NoStore()).Group("/api/chat/rooms", func(r *warden.Router) {
+	r.With(warden.Tags("chat"), s.signedIn(), warden.NoStore()).Group("/api/chat/rooms", func(r *warden.Router) {
 		r.Get("/", c.handleRooms, signedIn, docChatRooms)
 		r.Post("/", c.handleCreateRoom, signedIn, warden.Limit(rooms, ratelimit.ByUser()), warden.BodyLimit(chatBodyLimit), docCreateRoom)
 		r.Post("/{id}/members", c.handleAddMember, signedIn, writeLimit, warden.BodyLimit(chatBodyLimit), docAddMember)

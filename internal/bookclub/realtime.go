@@ -148,12 +148,16 @@ func (s *Service) mountRealtime(r *warden.Router) error {
 		return err
 	}
 	signedIn := warden.Require(guard.IsAuthenticated)
-	r.Post("/api/ws-ticket", s.handleTicket, warden.Auth(s.cfg.Bearer), signedIn,
+	r.Post("/api/ws-ticket", s.handleTicket, s.signedIn(), signedIn,
 		warden.Limit(l, ratelimit.ByUser()), warden.NoStore(), docTicket)
 	// The socket authenticates in its handler: a bad ticket is a close
 	// code after the upgrade (API.md), not a 401 before it.
 	r.Get("/ws/chat/{room_id}", s.handleChatSocket, warden.Require(guard.AllowAny), warden.NoStore(), docChatSocket)
-	r.Get("/api/events", s.handleEvents, warden.Auth(s.cfg.Bearer, ticketAuth{s}), signedIn, warden.NoStore(), docEvents)
+	events := warden.Auth(s.cfg.Bearer, ticketAuth{s})
+	if s.cfg.Session != nil {
+		events = warden.Auth(s.cfg.Bearer, s.cfg.Session, ticketAuth{s})
+	}
+	r.Get("/api/events", s.handleEvents, events, signedIn, warden.NoStore(), docEvents)
 	return nil
 }
 
@@ -249,13 +253,19 @@ func (ticketAuth) Scheme() auth.Scheme {
 	}
 }
 
-// watch ends cancel's connection when id's login is revoked or after
-// maxConnectionAge, whichever comes first. stop releases both.
+// watch ends a connection when id's login is revoked, or after
+// maxConnectionAge, whichever comes first: the returned context ends then.
+// end, when not nil, is called instead of ending the context on
+// revocation, so that a socket can close with its own code first; it runs
+// on the watcher's goroutine and must not block. stop releases both.
 func (s *Service) watch(ctx context.Context, id *auth.Identity, end func(error)) (context.Context, func()) {
 	ctx, cancel := context.WithTimeout(ctx, maxConnectionAge)
 	unwatch := s.rt.watcher.Watch(id, func(err error) {
+		if end == nil {
+			cancel()
+			return
+		}
 		end(err)
-		cancel()
 	})
 	return ctx, func() { unwatch(); cancel() }
 }
@@ -362,30 +372,39 @@ func (s *Service) handleChatSocket(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	// Membership is checked and the room listened to before the upgrade:
+	// a client whose upgrade succeeded receives every message sent after
+	// it. The answer is given after the upgrade, as a close code.
+	var member bool
+	var memberErr error
+	if roomErr == nil {
+		member, memberErr = s.isRoomMember(ctx, roomID, id.UserID)
+	}
+	var listener *fanout.Listener
+	if member {
+		listener = s.rt.hub.Listen(roomKey(roomID))
+		defer listener.Close()
+	}
 	conn, err := s.rt.sockets.Accept(w, r, id.UserID)
 	if err != nil {
 		return // Accept answered: 403, 429 or 503
 	}
-	if roomErr != nil {
-		conn.Close(closeNotMember, "not a member of this room")
-		return
-	}
-	member, err := s.isRoomMember(ctx, roomID, id.UserID)
-	if err != nil {
+	switch {
+	case memberErr != nil:
 		conn.Close(websocket.StatusTryAgainLater, "the database is not answering")
 		return
-	}
-	if !member {
+	case !member:
 		conn.Close(closeNotMember, "not a member of this room")
 		return
 	}
 
 	ctx, stop := s.watch(ctx, id, func(error) {
-		conn.Close(closeBadTicket, "the login was revoked")
+		// Close waits for the client's answer; the watcher must not. The
+		// close ends Read, and so this handler, which then cancels ctx:
+		// cancelling it first would close with 1001 instead of 4001.
+		go conn.Close(closeBadTicket, "the login was revoked")
 	})
 	defer stop()
-	listener := s.rt.hub.Listen(roomKey(roomID))
-	defer listener.Close()
 	go s.relayRoom(ctx, conn, listener, id.UserID)
 
 	for {
@@ -498,11 +517,13 @@ func (s *Service) handleEvents(w http.ResponseWriter, r *http.Request) {
 		s.failBooks(w, r, err)
 		return
 	}
+	// Listening starts before the stream's headers go out: a client that
+	// sees the stream open receives every event published after.
+	l := s.rt.hub.Listen(userKey(id.UserID))
+	defer l.Close()
 	s.rt.streams.Serve(w, r, id.UserID, func(ctx context.Context, st *sse.Stream) error {
-		ctx, stop := s.watch(ctx, id, func(error) {})
+		ctx, stop := s.watch(ctx, id, nil)
 		defer stop()
-		l := s.rt.hub.Listen(userKey(id.UserID))
-		defer l.Close()
 		for {
 			select {
 			case <-ctx.Done():

@@ -31,7 +31,7 @@ var (
 	docEvents = warden.Doc(warden.Operation{
 		Summary: "The caller's events, as Server-Sent Events",
 		Description: "text/event-stream of the caller's events: follower ({\"username\"}), follow_request ({\"username\"}) and chat_message ({\"room_id\", \"message\", \"user\", \"timestamp\"}), " +
-			"with a comment line at least every 30 seconds. Authenticated by a bearer token or, for an EventSource, which cannot send headers, by ?ticket= from POST /api/ws-ticket. " +
+			"with a comment line at least every 30 seconds. Authenticated by a bearer token, the browser-mode session cookie (which an EventSource on the same site sends), or, for an EventSource that cannot send either, by ?ticket= from POST /api/ws-ticket. " +
 			"The stream ends when the login is revoked. Delivery is at most once: after a reconnect, read what was missed from the lists (chat history, follow requests).",
 		Tags:  []string{"chat"},
 		Query: []warden.Param{{Name: "ticket", Description: "A ticket from POST /api/ws-ticket, instead of the Authorization header."}},

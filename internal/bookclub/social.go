@@ -73,7 +73,7 @@ func (s *Service) mountSocial(r *warden.Router) error {
 	writeLimit := warden.Limit(l, ratelimit.ByUser())
 	anyone := warden.Require(guard.AllowAny)
 	signedIn := warden.Require(guard.IsAuthenticated)
-	base := r.With(warden.Auth(s.cfg.Bearer), warden.NoStore())
+	base := r.With(s.signedIn(), warden.NoStore())
 
 	base.With(warden.Tags("users")).Group("/api/users", func(r *warden.Router) {
 		r.Get("/{username}", c.handleProfile, anyone, docProfile)

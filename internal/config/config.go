@@ -60,6 +60,10 @@ type Config struct {
 	// is allowed.
 	CORS           *secure.CORS
 	TrustedProxies secure.TrustedProxies
+	// AllowedHosts is the Host allow-list; nil when any host is answered.
+	AllowedHosts *secure.Hosts
+	// HSTSPreload adds "preload" to Strict-Transport-Security.
+	HSTSPreload bool
 	// APIKeys is the configured key set, built and validated; nil when
 	// WARDEN_API_KEYS is unset. The server joins it to the keys stored in
 	// the database (APIKeys.With).
@@ -76,6 +80,10 @@ type Config struct {
 	// Accounts.
 	RefreshTTL   time.Duration
 	RefreshGrace time.Duration
+	// SessionIdle and SessionMax are the lifetimes of a browser-mode
+	// session cookie: unused, and in all.
+	SessionIdle time.Duration
+	SessionMax  time.Duration
 	// AuthRatePerMinute limits register, login, refresh, reset and resend
 	// per client IP.
 	AuthRatePerMinute int

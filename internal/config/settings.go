@@ -139,6 +139,27 @@ var table = []setting{
 	{name: "WARDEN_CORS_ALLOW_CREDENTIALS", def: "false",
 		doc:   "allow credentialed CORS requests",
 		parse: boolean(func(c *Config, b bool) { c.corsCredentials = b })},
+	{name: "WARDEN_ALLOWED_HOSTS",
+		about: "none (any host)",
+		doc:   "host names (or `host:port`) this server answers to, comma-separated, no wildcards; any other `Host` gets 400 (defends against DNS rebinding); `/healthz` and `/readyz` answer any host, since load balancers probe by address",
+		parse: func(c *Config, v value) error {
+			list := splitList(v.raw)
+			if len(list) == 0 {
+				if strings.TrimSpace(v.raw) != "" {
+					return fmt.Errorf("%s holds no host; unset it to answer any host, or list names such as api.example.com", v.name)
+				}
+				return nil
+			}
+			hosts, err := secure.NewHosts(list)
+			if err != nil {
+				return fmt.Errorf("%s: %v", v.name, err)
+			}
+			c.AllowedHosts = hosts
+			return nil
+		}},
+	{name: "WARDEN_HSTS_PRELOAD", def: "false",
+		doc:   "add `preload` to Strict-Transport-Security (max-age two years, includeSubDomains): only once every subdomain serves HTTPS, before submitting the domain to hstspreload.org",
+		parse: boolean(func(c *Config, b bool) { c.HSTSPreload = b })},
 	{name: "WARDEN_TRUSTED_PROXIES",
 		doc: "CIDRs whose `X-Forwarded-For` / `X-Real-IP` / `X-Forwarded-Proto` are believed; a list that covers every IPv4 or IPv6 address is refused",
 		parse: func(c *Config, v value) error {
@@ -187,6 +208,12 @@ var table = []setting{
 	{name: "WARDEN_REFRESH_TOKEN_TTL", def: "168h",
 		doc:   "refresh token lifetime",
 		parse: durationIn(time.Hour, 90*24*time.Hour, func(c *Config, d time.Duration) { c.RefreshTTL = d })},
+	{name: "WARDEN_SESSION_IDLE", def: "24h",
+		doc:   "browser mode: a session cookie unused this long ends (at least 5m, at most `WARDEN_SESSION_MAX`)",
+		parse: durationIn(auth.MinSessionIdle, auth.MaxSessionMax, func(c *Config, d time.Duration) { c.SessionIdle = d })},
+	{name: "WARDEN_SESSION_MAX", def: "168h",
+		doc:   "browser mode: a session cookie ends this long after its login, however much it is used (at most 9600h, the 400 days browsers keep a cookie)",
+		parse: durationIn(time.Hour, auth.MaxSessionMax, func(c *Config, d time.Duration) { c.SessionMax = d })},
 	{name: "WARDEN_REFRESH_GRACE", def: "5s",
 		doc:   "grace window for racing browser tabs (`0s` for none)",
 		parse: durationIn(0, time.Minute, func(c *Config, d time.Duration) { c.RefreshGrace = d })},
@@ -275,6 +302,10 @@ func (c *Config) finish(in inputs, failed map[string]bool) []string {
 
 	if !anyFailed(in, failed, "WARDEN_CORS_ALLOWED_ORIGINS", "WARDEN_CORS_ALLOW_CREDENTIALS") {
 		problems = append(problems, c.buildCORS()...)
+	}
+
+	if !anyFailed(in, failed, "WARDEN_SESSION_IDLE", "WARDEN_SESSION_MAX") && c.SessionIdle > c.SessionMax {
+		add("WARDEN_SESSION_IDLE (%s) must not exceed WARDEN_SESSION_MAX (%s)", shortDuration(c.SessionIdle), shortDuration(c.SessionMax))
 	}
 
 	if !anyFailed(in, failed, "WARDEN_ARGON2_MEMORY_KIB", "WARDEN_ARGON2_ITERATIONS", "WARDEN_ARGON2_PARALLELISM", "WARDEN_HASH_MEMORY_BUDGET_MIB") {

@@ -1,0 +1,12 @@
+-- Browser mode: a login may be a session cookie instead of a refresh-token
+-- chain. cookie_hash is the SHA-256 digest (hex) of the cookie's value,
+-- NULL for token logins (a unique index allows any number of NULLs); the
+-- value itself is never stored. A cookie login has no refresh tokens; its
+-- expires_at is the end of its absolute lifetime and last_used_at (written
+-- at most once a minute) its idle one.
+
+-- +goose Up
+ALTER TABLE sessions ADD COLUMN cookie_hash CHAR(64) NULL, ADD UNIQUE INDEX sessions_cookie_hash (cookie_hash);
+
+-- +goose Down
+ALTER TABLE sessions DROP INDEX sessions_cookie_hash, DROP COLUMN cookie_hash;
