@@ -53,7 +53,8 @@ type WatcherOptions struct {
 // Watcher ends long-lived connections whose credential is revoked. A
 // connection registers its identity with Watch and an end function; a
 // background loop (Run) checks every registered identity once per
-// Interval and calls end, once, with the reason:
+// Interval (a round that takes longer delays the next) and calls end,
+// once, with the reason:
 //   - an error wrapping ErrInvalidCredentials when the credential was revoked;
 //   - an error wrapping ErrUnavailable when the Checker has not been able to
 //     answer for longer than Tolerance (fail closed: the connection is no
@@ -177,21 +178,31 @@ func (w *Watcher) round(ctx context.Context) {
 	}
 	w.mu.Unlock()
 
-	// The round may take at most one interval: a store that hangs must
-	// not stall the next rounds' bookkeeping.
-	ctx, cancel := context.WithTimeout(ctx, w.interval)
-	defer cancel()
+	// Each check, not the round, has a deadline of one interval: a store
+	// that hangs counts as down, while a round that is merely long (many
+	// connections on a busy machine) finishes late rather than counting
+	// the credentials it had no time for as unanswered, which would end
+	// healthy connections by the thousand.
 	var storeDown error
 	for i, k := range keys {
+		if ctx.Err() != nil {
+			return
+		}
 		err := storeDown
 		if err == nil {
-			err = w.checker.Check(ctx, ids[i])
+			err = w.check(ctx, ids[i])
 			if err != nil && !errors.Is(err, ErrInvalidCredentials) {
 				storeDown = err
 			}
 		}
 		w.settle(k, err)
 	}
+}
+
+func (w *Watcher) check(ctx context.Context, id *Identity) error {
+	ctx, cancel := context.WithTimeout(ctx, w.interval)
+	defer cancel()
+	return w.checker.Check(ctx, id)
 }
 
 // settle applies one identity's answer to its connections.

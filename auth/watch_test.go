@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http/httptest"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -166,5 +167,49 @@ func TestWatcherStopUnregisters(t *testing.T) {
 	case err := <-endedC:
 		t.Fatalf("a stopped connection was ended: %v", err)
 	case <-time.After(100 * time.Millisecond):
+	}
+}
+
+// slowChecker answers "still valid", slowly.
+type slowChecker struct{ delay time.Duration }
+
+func (c slowChecker) Check(ctx context.Context, _ *auth.Identity) error {
+	select {
+	case <-time.After(c.delay):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// A round longer than the interval (many connections, a busy machine) ends
+// nothing: only a store that fails or hangs does.
+func TestWatcherLongRoundsEndNothing(t *testing.T) {
+	w := auth.NewWatcher(slowChecker{delay: 2 * time.Millisecond}, auth.WatcherOptions{Interval: 20 * time.Millisecond, Tolerance: 100 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go w.Run(ctx)
+	ended := make(chan error, 200)
+	for i := range 200 { // a round takes about 400 ms: 20 intervals, 4 tolerances
+		w.Watch(&auth.Identity{UserID: "u", SessionID: "s" + strconv.Itoa(i)}, func(err error) { ended <- err })
+	}
+	select {
+	case err := <-ended:
+		t.Fatalf("a connection was ended while every check answered: %v", err)
+	case <-time.After(time.Second):
+	}
+
+	// A store that hangs is down: every check times out.
+	hung := auth.NewWatcher(slowChecker{delay: time.Hour}, auth.WatcherOptions{Interval: 20 * time.Millisecond, Tolerance: 100 * time.Millisecond})
+	go hung.Run(ctx)
+	end := make(chan error, 1)
+	hung.Watch(&auth.Identity{UserID: "u", SessionID: "x"}, func(err error) { end <- err })
+	select {
+	case err := <-end:
+		if !errors.Is(err, auth.ErrUnavailable) {
+			t.Fatalf("end reason %v, want ErrUnavailable", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a hung store did not end the connection")
 	}
 }
