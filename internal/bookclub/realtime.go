@@ -17,6 +17,7 @@ package bookclub
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -270,23 +271,68 @@ func (s *Service) watch(ctx context.Context, id *auth.Identity, end func(error))
 	return ctx, func() { unwatch(); cancel() }
 }
 
-// event is what travels on the hub: one of the kinds below, rendered per
-// transport by the receiver.
+// event is what travels on the hub, rendered once by the publisher for
+// every transport, so that a message to a room of 1000 members is encoded
+// twice, not 2000 times. Its encoding (encode, decodeEvent) is a kind
+// byte, then three length-prefixed fields: the subject (the removed
+// member's user id), the socket frame and the stream event's data.
 type event struct {
-	Kind      string    `json:"kind"`
-	RoomID    int64     `json:"room_id,omitempty"`
-	UserID    string    `json:"user_id,omitempty"`
-	Username  string    `json:"username,omitempty"`
-	Message   string    `json:"message,omitempty"`
-	Timestamp time.Time `json:"timestamp,omitzero"`
+	Kind    byte
+	Subject string
+	// Frame is the chat socket's frame; Data the event stream's data.
+	Frame, Data []byte
 }
 
 const (
-	kindChatMessage   = "chat_message"
-	kindMemberRemoved = "member_removed"
-	kindFollower      = "follower"
-	kindFollowRequest = "follow_request"
+	kindChatMessage byte = iota + 1
+	kindMemberRemoved
+	kindFollower
+	kindFollowRequest
 )
+
+// streamEventNames are the event-stream names of the kinds streams carry.
+var streamEventNames = map[byte]string{
+	kindChatMessage:   "chat_message",
+	kindFollower:      "follower",
+	kindFollowRequest: "follow_request",
+}
+
+func (e event) encode() []byte {
+	b := make([]byte, 0, 13+len(e.Subject)+len(e.Frame)+len(e.Data))
+	b = append(b, e.Kind)
+	for _, f := range [][]byte{[]byte(e.Subject), e.Frame, e.Data} {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(f)))
+		b = append(b, f...)
+	}
+	return b
+}
+
+// decodeEvent reads an encoded event; ok is false for anything malformed
+// (the bus is shared, so its messages are checked). The fields share
+// payload's memory, which receivers must not modify.
+func decodeEvent(payload []byte) (e event, ok bool) {
+	if len(payload) < 1 {
+		return event{}, false
+	}
+	e.Kind, payload = payload[0], payload[1:]
+	var fields [3][]byte
+	for i := range fields {
+		if len(payload) < 4 {
+			return event{}, false
+		}
+		n := binary.BigEndian.Uint32(payload)
+		payload = payload[4:]
+		if uint64(n) > uint64(len(payload)) {
+			return event{}, false
+		}
+		fields[i], payload = payload[:n:n], payload[n:]
+	}
+	if len(payload) != 0 {
+		return event{}, false
+	}
+	e.Subject, e.Frame, e.Data = string(fields[0]), fields[1], fields[2]
+	return e, true
+}
 
 func roomKey(roomID int64) string  { return "room:" + strconv.FormatInt(roomID, 10) }
 func userKey(userID string) string { return "user:" + userID }
@@ -295,13 +341,18 @@ func userKey(userID string) string { return "user:" + userID }
 // cannot be published is still stored (history shows it), so a failure is
 // logged, not returned.
 func (s *Service) publish(ctx context.Context, e event, keys ...string) {
-	payload, err := json.Marshal(e)
-	if err == nil {
-		err = s.rt.hub.Publish(ctx, payload, keys...)
+	if err := s.rt.hub.Publish(ctx, e.encode(), keys...); err != nil {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "event not published", slog.Int("kind", int(e.Kind)), slog.Any("error", err))
 	}
+}
+
+// mustJSON encodes v, whose types cannot fail to encode.
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
 	if err != nil {
-		s.log.LogAttrs(ctx, slog.LevelWarn, "event not published", slog.String("kind", e.Kind), slog.Any("error", err))
+		panic(err)
 	}
+	return b
 }
 
 // notifyChatMessage tells the room's open sockets and its members' event
@@ -313,15 +364,16 @@ func (s *Service) notifyChatMessage(ctx context.Context, m chatMessage, memberID
 		keys = append(keys, userKey(id))
 	}
 	s.publish(ctx, event{
-		Kind: kindChatMessage, RoomID: m.RoomID, UserID: m.UserID, Username: m.Username,
-		Message: m.Body, Timestamp: m.CreatedAt,
+		Kind:  kindChatMessage,
+		Frame: mustJSON(socketFrame{Type: "chat_message", Message: m.Body, User: m.Username, Timestamp: m.CreatedAt}),
+		Data:  mustJSON(chatEventData{RoomID: m.RoomID, Message: m.Body, User: m.Username, Timestamp: m.CreatedAt}),
 	}, keys...)
 }
 
 // notifyMemberRemoved closes the removed member's sockets in the room, on
 // every instance.
 func (s *Service) notifyMemberRemoved(ctx context.Context, roomID int64, userID string) {
-	s.publish(ctx, event{Kind: kindMemberRemoved, RoomID: roomID, UserID: userID}, roomKey(roomID))
+	s.publish(ctx, event{Kind: kindMemberRemoved, Subject: userID}, roomKey(roomID))
 }
 
 // notifyFollower tells followeeID about a new follower or follow request
@@ -336,7 +388,7 @@ func (c *social) notifyFollower(ctx context.Context, followeeID, followerID stri
 	if pending {
 		kind = kindFollowRequest
 	}
-	c.publish(ctx, event{Kind: kind, Username: names[followerID]}, userKey(followeeID))
+	c.publish(ctx, event{Kind: kind, Data: mustJSON(followEventData{Username: names[followerID]})}, userKey(followeeID))
 }
 
 // socketMessage is what a chat client sends.
@@ -464,15 +516,13 @@ func (s *Service) relayRoom(ctx context.Context, conn *ws.Conn, l *fanout.Listen
 				conn.Close(websocket.StatusTryAgainLater, "fell behind; reconnect")
 				return
 			}
-			var e event
-			if json.Unmarshal(payload, &e) != nil {
-				continue
-			}
-			switch e.Kind {
-			case kindChatMessage:
-				s.sendFrame(conn, socketFrame{Type: kindChatMessage, Message: e.Message, User: e.Username, Timestamp: e.Timestamp})
-			case kindMemberRemoved:
-				if e.UserID == userID {
+			e, ok := decodeEvent(payload)
+			switch {
+			case !ok:
+			case e.Kind == kindChatMessage:
+				conn.Send(e.Frame)
+			case e.Kind == kindMemberRemoved:
+				if e.Subject == userID {
 					conn.Close(closeNotMember, "removed from this room")
 					return
 				}
@@ -532,34 +582,15 @@ func (s *Service) handleEvents(w http.ResponseWriter, r *http.Request) {
 				if !ok {
 					return l.Err()
 				}
-				name, data, ok := streamEvent(payload)
-				if !ok || name == kindChatMessage && !prefs.Chat {
+				e, ok := decodeEvent(payload)
+				name := streamEventNames[e.Kind]
+				if !ok || name == "" || e.Kind == kindChatMessage && !prefs.Chat {
 					continue
 				}
-				if err := st.Send(name, data); err != nil {
+				if err := st.Send(name, e.Data); err != nil {
 					return err
 				}
 			}
 		}
 	})
-}
-
-// streamEvent renders a hub event for an event stream; ok is false for
-// kinds streams do not carry.
-func streamEvent(payload []byte) (name string, data []byte, ok bool) {
-	var e event
-	if json.Unmarshal(payload, &e) != nil {
-		return "", nil, false
-	}
-	var v any
-	switch e.Kind {
-	case kindFollower, kindFollowRequest:
-		v = followEventData{Username: e.Username}
-	case kindChatMessage:
-		v = chatEventData{RoomID: e.RoomID, Message: e.Message, User: e.Username, Timestamp: e.Timestamp}
-	default:
-		return "", nil, false
-	}
-	data, err := json.Marshal(v)
-	return e.Kind, data, err == nil
 }
