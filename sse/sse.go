@@ -306,6 +306,15 @@ func (s *Server) Serve(w http.ResponseWriter, r *http.Request, user string, run 
 	defer func() {
 		reason := st.endReason(returned)
 		st.end()
+		// net/http writes the response's last chunk after Serve returns:
+		// give it a fresh deadline, or a stream silent for longer than the
+		// write timeout would end truncated (the client sees an
+		// incomplete chunked encoding, not the end of the stream).
+		st.mu.Lock()
+		if !st.writeFailed {
+			_ = st.rc.SetWriteDeadline(time.Now().Add(st.timeout))
+		}
+		st.mu.Unlock()
 		s.release(st)
 		attrs := append(requestAttrs(r, user),
 			slog.String("reason", reason),

@@ -116,6 +116,8 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (_ *App, 
 	if err = a.openMedia(); err != nil {
 		return nil, err
 	}
+	// Metrics first: the book club registers its gauges while it is wired.
+	a.openMetrics()
 	if err = a.openBookclub(ctx); err != nil {
 		return nil, err
 	}
@@ -128,7 +130,6 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (_ *App, 
 	if err != nil {
 		return nil, err
 	}
-	a.openMetrics()
 	a.router, err = warden.NewRouter(warden.Config{
 		Observer:       a.observer(),
 		Throttle:       throttle,

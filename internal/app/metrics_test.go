@@ -122,6 +122,10 @@ func TestMetricsOnTheirOwnListener(t *testing.T) {
 		`warden_password_hash_in_flight 0`,
 		`warden_password_hash_slots [1-9][0-9]*`,
 		`warden_password_hash_busy_total 0`,
+		`warden_websockets_open 0`,
+		`warden_websockets_max 10000`,
+		`warden_sse_streams_open 0`,
+		`warden_sse_streams_max 1000`,
 		`go_goroutines [0-9]+`,
 	)
 	for _, leak := range []string{"wp-login", "secret-in-the-query", "forged", revoked.Raw} {
