@@ -25,12 +25,17 @@
 // every ASCII password is.
 //
 // Each hash or verification takes its Argon2 memory out of the Hasher's
-// MemoryBudget (256 MiB by default, so 13 at a time at 19 MiB). A call
-// that finds no room waits at most MaxWait (2 s), and only behind at most
-// MaxWaiting others; otherwise it fails with ErrBusy, which the HTTP layer
-// answers with 503 and Retry-After. Memory use is bounded whatever the
-// load; how many logins a machine sustains is about its cores divided by
-// the time of one hash (see BenchmarkHash).
+// MemoryBudget (256 MiB by default, room for 13 at 19 MiB), and at most
+// MaxConcurrent Argon2 lanes compute at once (GOMAXPROCS by default: one
+// hash per CPU at the default parameters), because hashes beyond the CPUs
+// finish no sooner and cost more CPU each. A call that finds no room
+// waits in line, first come first served, at most MaxWait (2 s), and only
+// behind at most MaxWaiting others (52 by default); otherwise it fails
+// with ErrBusy, which the HTTP layer answers with 503 and Retry-After.
+// Memory use is bounded whatever the load: live Argon2 memory never
+// exceeds the budget (Hasher.MemoryBudget lets a server derive a bound on
+// the whole process from it). How many logins a machine sustains is
+// about its cores divided by the time of one hash (see BenchmarkHash).
 //
 // Policy.Validate returns the reasons a new password is refused, as
 // sentences for the user: 8 to 128 characters (code points) by default,

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,14 +56,27 @@ type Options struct {
 	MaxWait time.Duration
 
 	// MaxWaiting bounds the number of operations waiting for room at once;
-	// one more fails with ErrBusy at once. Default 4 per slot.
+	// one more fails with ErrBusy at once. Default 4 per hash the memory
+	// budget holds at the current parameters (52 by default).
 	MaxWaiting int
+
+	// MaxConcurrent bounds the Argon2 lanes computing at once; a hash
+	// computes Params.Parallelism lanes, each on a goroutine of its own.
+	// Default runtime.GOMAXPROCS(0) when the Hasher is set up. More
+	// hashes at once than there are CPUs make none finish sooner: they
+	// share the CPUs, each takes longer, more of them hold their memory
+	// at the same time, and each costs about a quarter more CPU time
+	// (caches, page faults, scheduling; see BenchmarkHashConcurrent). The
+	// others wait in line, first come first served, within MaxWait and
+	// MaxWaiting. The memory budget bounds the concurrency further.
+	MaxConcurrent int
 }
 
 // Stats is a snapshot of a Hasher's concurrency counters.
 type Stats struct {
-	// Slots is the number of operations at the current parameters the
-	// memory budget lets run at once.
+	// Slots is the number of operations at the current parameters that
+	// run at once: as many as the memory budget holds, at most
+	// MaxConcurrent / Params.Parallelism, at least one.
 	Slots int
 	// InFlight is the number of operations computing Argon2 now, and
 	// PeakInFlight the most there have been at once.
@@ -86,7 +100,9 @@ type Hasher struct {
 
 	params     Params
 	slots      int
-	capacity   int64 // KiB
+	budget     int64 // bytes, as configured
+	capacity   int64 // KiB: the budget rounded down to whole hashes, at least one
+	lanes      int64 // MaxConcurrent
 	maxWait    time.Duration
 	maxWaiting int64
 	sem        *semaphore.Weighted
@@ -132,13 +148,22 @@ func (h *Hasher) setupParams(p Params, opts Options) error {
 	if opts.MaxWaiting < 0 {
 		return fmt.Errorf("password: MaxWaiting %d is negative", opts.MaxWaiting)
 	}
+	if opts.MaxConcurrent < 0 {
+		return fmt.Errorf("password: MaxConcurrent %d is negative", opts.MaxConcurrent)
+	}
 	budget := opts.MemoryBudget
 	if budget == 0 {
 		budget = DefaultMemoryBudget
 	}
+	h.lanes = int64(opts.MaxConcurrent)
+	if h.lanes == 0 {
+		h.lanes = int64(runtime.GOMAXPROCS(0))
+	}
 	h.params = p
-	h.slots = int(max(1, budget/(int64(p.Memory)*1024)))
-	h.capacity = int64(h.slots) * int64(p.Memory)
+	h.budget = budget
+	memSlots := max(1, budget/(int64(p.Memory)*1024))
+	h.capacity = memSlots * int64(p.Memory)
+	h.slots = int(max(1, min(memSlots, h.lanes/int64(p.Parallelism))))
 	h.sem = semaphore.NewWeighted(h.capacity)
 	h.maxWait = opts.MaxWait
 	if h.maxWait == 0 {
@@ -146,7 +171,9 @@ func (h *Hasher) setupParams(p Params, opts Options) error {
 	}
 	h.maxWaiting = int64(opts.MaxWaiting)
 	if h.maxWaiting == 0 {
-		h.maxWaiting = 4 * int64(h.slots)
+		// Waiting holds no Argon2 memory, so the line may be as long as
+		// it was when every hash the budget holds ran at once.
+		h.maxWaiting = 4 * memSlots
 	}
 	// The dummy hash only has to cost what a real one costs, and never
 	// match: random bytes in place of a derived key do both, without
@@ -161,6 +188,16 @@ func (h *Hasher) Params() Params {
 		return Params{}
 	}
 	return h.params
+}
+
+// MemoryBudget returns the bytes of Argon2 memory the Hasher's operations
+// may hold at once, as configured (Options.MemoryBudget or its default).
+// A server can derive a bound on its own memory from it.
+func (h *Hasher) MemoryBudget() int64 {
+	if h.init() != nil {
+		return 0
+	}
+	return h.budget
 }
 
 // Stats returns the current concurrency counters.
@@ -247,7 +284,7 @@ func (h *Hasher) VerifyDummy(ctx context.Context, password string) error {
 
 // derive runs Argon2id within the memory budget.
 func (h *Hasher) derive(ctx context.Context, pw, salt []byte, p Params) ([]byte, error) {
-	release, err := h.acquire(ctx, int64(p.Memory))
+	release, err := h.acquire(ctx, int64(p.Memory), int64(p.Parallelism))
 	if err != nil {
 		return nil, err
 	}
@@ -256,13 +293,19 @@ func (h *Hasher) derive(ctx context.Context, pw, salt []byte, p Params) ([]byte,
 	return argon2.IDKey(pw, salt, p.Iterations, p.Memory, p.Parallelism, p.KeyLength), nil
 }
 
-// acquire waits for kib KiB of the budget, or for the whole budget when kib
-// exceeds it (such an operation runs alone).
-func (h *Hasher) acquire(ctx context.Context, kib int64) (release func(), err error) {
+// acquire waits for room for an operation of kib KiB computing lanes
+// lanes. One semaphore, weighted in KiB of the budget, bounds both memory
+// and CPUs: an operation takes its memory, but at least its lanes' share
+// of the whole (capacity × lanes / MaxConcurrent, rounded up), so the
+// operations running at once never hold more than the budget nor compute
+// more than MaxConcurrent lanes. One that needs more than the whole takes
+// the whole and runs alone. The semaphore serves waiters in order.
+func (h *Hasher) acquire(ctx context.Context, kib, lanes int64) (release func(), err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	w := min(kib, h.capacity)
+	cpuShare := (h.capacity*lanes + h.lanes - 1) / h.lanes
+	w := min(max(kib, cpuShare), h.capacity)
 	if !h.sem.TryAcquire(w) {
 		if err := h.wait(ctx, w); err != nil {
 			return nil, err

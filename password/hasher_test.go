@@ -291,8 +291,12 @@ func TestDefaults(t *testing.T) {
 	if want := (password.Params{Memory: 19456, Iterations: 2, Parallelism: 1, SaltLength: 16, KeyLength: 32}); password.DefaultParams() != want {
 		t.Errorf("DefaultParams = %+v, want %+v", password.DefaultParams(), want)
 	}
-	if got := h.Stats().Slots; got != 13 {
-		t.Errorf("Slots = %d, want 13 (256 MiB / 19 MiB)", got)
+	// 256 MiB hold 13 hashes of 19 MiB; one computes per CPU.
+	if got, want := h.Stats().Slots, min(13, runtime.GOMAXPROCS(0)); got != want {
+		t.Errorf("Slots = %d, want %d (256 MiB / 19 MiB, at most one per CPU)", got, want)
+	}
+	if got := h.MemoryBudget(); got != password.DefaultMemoryBudget {
+		t.Errorf("MemoryBudget = %d, want %d", got, password.DefaultMemoryBudget)
 	}
 	ok, rehash, err := h.Verify(context.Background(), "correct horse battery staple", vector)
 	if !ok || rehash || err != nil {
@@ -315,11 +319,16 @@ func TestNewHasherOptions(t *testing.T) {
 		wantSlots int
 		wantErr   error // nil: any error; only checked when wantSlots == 0
 	}{
-		{"defaults", password.Options{}, 13, nil},
-		{"budget of 100 MiB", password.Options{MemoryBudget: 100 * mib}, 5, nil},
-		{"budget below one hash", password.Options{MemoryBudget: 1 * mib}, 1, nil},
-		{"OWASP 46 MiB, t=1", password.Options{Params: password.Params{Memory: 47104, Iterations: 1}, MemoryBudget: 92 * mib}, 2, nil},
-		{"OWASP 7 MiB, t=5", password.Options{Params: password.Params{Memory: 7168, Iterations: 5}}, 36, nil},
+		{"defaults, many CPUs", password.Options{MaxConcurrent: 64}, 13, nil},
+		{"defaults", password.Options{}, min(13, runtime.GOMAXPROCS(0)), nil},
+		{"budget of 100 MiB", password.Options{MemoryBudget: 100 * mib, MaxConcurrent: 64}, 5, nil},
+		{"budget below one hash", password.Options{MemoryBudget: 1 * mib, MaxConcurrent: 64}, 1, nil},
+		{"OWASP 46 MiB, t=1", password.Options{Params: password.Params{Memory: 47104, Iterations: 1}, MemoryBudget: 92 * mib, MaxConcurrent: 64}, 2, nil},
+		{"OWASP 7 MiB, t=5", password.Options{Params: password.Params{Memory: 7168, Iterations: 5}, MaxConcurrent: 64}, 36, nil},
+		{"three CPUs", password.Options{MaxConcurrent: 3}, 3, nil},
+		{"two lanes a hash, five CPUs", password.Options{Params: password.Params{Parallelism: 2}, MaxConcurrent: 5}, 2, nil},
+		{"more lanes than CPUs", password.Options{Params: password.Params{Parallelism: 4}, MaxConcurrent: 2}, 1, nil},
+		{"negative concurrency", password.Options{MaxConcurrent: -1}, 0, nil},
 		{"memory below floor", password.Options{Params: password.Params{Memory: 4096, Iterations: 10}}, 0, password.ErrWeakParams},
 		{"work below floor", password.Options{Params: password.Params{Memory: 7168, Iterations: 4}}, 0, password.ErrWeakParams},
 		{"short salt", password.Options{Params: password.Params{SaltLength: 8}}, 0, password.ErrWeakParams},
@@ -414,10 +423,11 @@ func verifyAll(t *testing.T, h *password.Hasher, stored string, n int) []error {
 func TestConcurrencyBound(t *testing.T) {
 	const slots = 4
 	h := testHasher(t, password.Options{
-		Params:       slowParams,
-		MemoryBudget: slots * int64(slowParams.Memory) * 1024,
-		MaxWait:      time.Minute,
-		MaxWaiting:   100,
+		Params:        slowParams,
+		MemoryBudget:  slots * int64(slowParams.Memory) * 1024,
+		MaxWait:       time.Minute,
+		MaxWaiting:    100,
+		MaxConcurrent: 64, // the memory budget binds
 	})
 	stored := mustHash(t, h, "correct horse")
 	for i, err := range verifyAll(t, h, stored, 50) {
@@ -448,6 +458,7 @@ func TestBusy(t *testing.T) {
 			const slots = 4
 			tt.opts.Params = slowParams
 			tt.opts.MemoryBudget = slots * int64(slowParams.Memory) * 1024
+			tt.opts.MaxConcurrent = 64
 			h := testHasher(t, tt.opts)
 			stored := mustHash(t, h, "correct horse")
 			var passed, busy int
@@ -485,5 +496,69 @@ func TestLargeStoredHashRunsAlone(t *testing.T) {
 	}
 	if st := h.Stats(); st.PeakInFlight != 1 {
 		t.Errorf("PeakInFlight = %d, want 1", st.PeakInFlight)
+	}
+}
+
+// TestConcurrencyBoundByCPUs: with room in the budget for many hashes, no
+// more than MaxConcurrent lanes compute at once, and the rest wait their
+// turn instead of failing.
+func TestConcurrencyBoundByCPUs(t *testing.T) {
+	for _, tt := range []struct {
+		name          string
+		params        password.Params
+		maxConcurrent int
+		wantSlots     int
+	}{
+		{"one lane each", slowParams, 2, 2},
+		{"two lanes each", password.Params{Memory: 4096, Iterations: 1, Parallelism: 2}, 3, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := testHasher(t, password.Options{
+				Params:        tt.params,
+				MemoryBudget:  64 << 20, // room for 16
+				MaxWait:       time.Minute,
+				MaxWaiting:    100,
+				MaxConcurrent: tt.maxConcurrent,
+			})
+			stored := mustHash(t, h, "correct horse")
+			for i, err := range verifyAll(t, h, stored, 30) {
+				if err != nil {
+					t.Errorf("verification %d: %v", i, err)
+				}
+			}
+			st := h.Stats()
+			if st.Slots != tt.wantSlots || st.PeakInFlight > tt.wantSlots || st.Busy != 0 {
+				t.Errorf("%+v: want %d slots, a peak of at most %d, nothing refused", st, tt.wantSlots, tt.wantSlots)
+			}
+		})
+	}
+}
+
+// TestStoredHashWithMoreLanesRunsAlone: a stored hash computing more
+// lanes than MaxConcurrent still verifies, alone.
+func TestStoredHashWithMoreLanesRunsAlone(t *testing.T) {
+	h := testHasher(t, password.Options{MaxConcurrent: 2, MemoryBudget: 64 << 20})
+	wide := testHasher(t, password.Options{Params: password.Params{Memory: 256, Iterations: 1, Parallelism: 4}, MaxConcurrent: 4})
+	stored := mustHash(t, wide, "correct horse")
+	for i, err := range verifyAll(t, h, stored, 8) {
+		if err != nil {
+			t.Errorf("verification %d: %v", i, err)
+		}
+	}
+	if st := h.Stats(); st.PeakInFlight != 1 {
+		t.Errorf("PeakInFlight = %d, want 1", st.PeakInFlight)
+	}
+}
+
+// TestMemoryBudgetAsConfigured: MemoryBudget reports the configured
+// budget, not the part whole hashes use.
+func TestMemoryBudgetAsConfigured(t *testing.T) {
+	h := testHasher(t, password.Options{MemoryBudget: 100 << 20})
+	if got := h.MemoryBudget(); got != 100<<20 {
+		t.Errorf("MemoryBudget = %d, want %d", got, 100<<20)
+	}
+	var zero password.Hasher
+	if got := zero.MemoryBudget(); got != password.DefaultMemoryBudget {
+		t.Errorf("zero Hasher: MemoryBudget = %d, want %d", got, password.DefaultMemoryBudget)
 	}
 }

@@ -18,14 +18,15 @@ const keyTooLongDetail = "The value that identifies the client for rate limiting
 
 // Middleware limits requests to l's policy, with key choosing the bucket.
 //
-// Every decided request carries RateLimit-Policy and RateLimit headers. A
-// refused one is answered 429 with Retry-After; a key over MaxKeyBytes is
-// answered 400 without being stored or echoed; a limiter error is logged to
-// logger (slog.Default when nil; at most every ten seconds) and answered 503
-// with Retry-After, never let through. Behind a warden.Router, a 429
-// reaches the router's Observer with the policy's name. Middleware panics
-// when l or key is nil or l's policy is invalid, mistakes to catch at
-// start-up.
+// Every decided request carries RateLimit-Policy and RateLimit headers
+// (their values are shared between responses: replace them, never modify
+// the slices in place). A refused one is answered 429 with Retry-After; a
+// key over MaxKeyBytes is answered 400 without being stored or echoed; a
+// limiter error is logged to logger (slog.Default when nil; at most every
+// ten seconds) and answered 503 with Retry-After, never let through.
+// Behind a warden.Router, a 429 reaches the router's Observer with the
+// policy's name. Middleware panics when l or key is nil or l's policy is
+// invalid, mistakes to catch at start-up.
 func Middleware(logger *slog.Logger, l Limiter, key KeyFunc) func(http.Handler) http.Handler {
 	if logger == nil {
 		logger = slog.Default()
@@ -75,34 +76,59 @@ func Middleware(logger *slog.Logger, l Limiter, key KeyFunc) func(http.Handler) 
 }
 
 // headers formats the draft-ietf-httpapi-ratelimit-headers fields of one
-// policy; the parts that never change are built once.
+// policy. RateLimit-Policy never changes, so it is built once; a RateLimit
+// value is remembered in a small table of recent values, because most
+// responses repeat one (a client well within its limit sees the same
+// remaining count and reset time request after request). A response gets
+// the remembered []string itself: header values are shared between
+// responses, as secure.Headers shares its own, so a handler may replace
+// them but must not modify them in place.
 type headers struct {
-	policy string // RateLimit-Policy: "<name>";q=<burst>;w=<window seconds>
-	prefix string // RateLimit up to r=: "<name>";r=
+	policy []string // RateLimit-Policy: "<name>";q=<burst>;w=<window seconds>
+	prefix string   // RateLimit up to r=: "<name>";r=
+	recent [recentValues]atomic.Pointer[limitValue]
 }
 
-func newHeaders(p Policy) headers {
+// recentValues is the size of the table of recent RateLimit values: 2 KiB
+// of pointers per middleware. A miss costs what formatting always cost.
+const recentValues = 256
+
+// limitValue is one formatted RateLimit value and what it says.
+type limitValue struct {
+	remaining, reset int64
+	value            [1]string
+}
+
+func newHeaders(p Policy) *headers {
 	name := strconv.Quote(p.Name) // token characters need no escaping
-	return headers{
-		policy: name + ";q=" + strconv.Itoa(p.Burst) + ";w=" + strconv.FormatInt(problem.Seconds(time.Duration(p.window())), 10),
+	policy := name + ";q=" + strconv.Itoa(p.Burst) + ";w=" + strconv.FormatInt(problem.Seconds(time.Duration(p.window())), 10)
+	return &headers{
+		policy: []string{policy}[:1:1],
 		prefix: name + ";r=",
 	}
 }
 
 // set writes RateLimit-Policy and RateLimit: "<name>";r=<remaining>;t=<seconds
 // until the bucket is full>.
-func (h headers) set(hdr http.Header, d Decision) {
+func (h *headers) set(hdr http.Header, d Decision) {
+	remaining, reset := int64(max(d.Remaining, 0)), problem.Seconds(d.Reset)
+	// Assigning canonical keys directly skips the per-call canonicalizing
+	// copy of the mixed-case names. The slices are capped, so that a later
+	// Add copies instead of writing into a shared array.
+	hdr["Ratelimit-Policy"] = h.policy
+	slot := &h.recent[uint64(remaining*31+reset)%recentValues]
+	if v := slot.Load(); v != nil && v.remaining == remaining && v.reset == reset {
+		hdr["Ratelimit"] = v.value[:]
+		return
+	}
 	var buf [96]byte
 	b := append(buf[:0], h.prefix...)
-	b = strconv.AppendInt(b, int64(max(d.Remaining, 0)), 10)
+	b = strconv.AppendInt(b, remaining, 10)
 	b = append(b, ";t="...)
-	b = strconv.AppendInt(b, problem.Seconds(d.Reset), 10)
-	// Assigning canonical keys directly skips the per-call canonicalizing
-	// copy of the mixed-case names; one array backs both values, and the
-	// capped slices make any later append copy instead of overwriting.
-	vals := [...]string{h.policy, string(b)}
-	hdr["Ratelimit-Policy"] = vals[0:1:1]
-	hdr["Ratelimit"] = vals[1:2:2]
+	b = strconv.AppendInt(b, reset, 10)
+	v := &limitValue{remaining: remaining, reset: reset, value: [1]string{string(b)}}
+	slot.Store(v)
+	hdr["Ratelimit"] = v.value[:]
 }
 
 // logGate lets one error through every logEvery, so that a store outage

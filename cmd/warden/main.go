@@ -133,6 +133,7 @@ func serve(args []string, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	limit, limited := limitMemory(cfg.Hasher.MemoryBudget(), os.LookupEnv, logger)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	a, err := app.New(ctx, cfg, logger)
@@ -140,6 +141,9 @@ func serve(args []string, logger *slog.Logger) error {
 		return err
 	}
 	defer a.Close()
+	if limited {
+		go followConnections(ctx, limit, a.OpenConnections)
+	}
 	return a.Run(ctx)
 }
 

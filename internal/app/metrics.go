@@ -50,7 +50,7 @@ func (a *App) openMetrics() {
 			"Password hashes and verifications computing now.",
 			func() float64 { return float64(h.Stats().InFlight) })
 		a.RegisterGauge("warden_password_hash_slots",
-			"Password hashes the memory budget lets run at once (WARDEN_HASH_MEMORY_BUDGET_MIB).",
+			"Password hashes allowed to run at once: one per CPU, fewer if WARDEN_HASH_MEMORY_BUDGET_MIB allows fewer.",
 			func() float64 { return float64(h.Stats().Slots) })
 		a.metrics.series.CounterFunc("warden_password_hash_busy_total",
 			"Password hashes and verifications refused (503) because the memory budget stayed full.",

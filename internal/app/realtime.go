@@ -53,3 +53,9 @@ func (a *App) openBookclub(ctx context.Context) error {
 	}
 	return a.bookclub.Start(ctx)
 }
+
+// OpenConnections reports the open chat sockets and event streams, for
+// sizing the process's memory limit to them.
+func (a *App) OpenConnections() int {
+	return a.bookclub.Sockets().Stats().Active + a.bookclub.Streams().Stats().Active
+}

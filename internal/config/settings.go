@@ -251,7 +251,7 @@ var table = []setting{
 		doc:   "Argon2id lanes of new password hashes",
 		parse: intIn(1, 16, func(c *Config, n int) { c.argon2.Parallelism = uint8(n) })},
 	{name: "WARDEN_HASH_MEMORY_BUDGET_MIB", def: "256",
-		doc:   "memory for password hashing in flight, MiB (beyond it requests get 503)",
+		doc:   "memory for password hashing in flight, MiB (beyond it requests get 503); `warden serve` also bounds the whole process with it: a Go soft memory limit of this + 112 MiB, unless `GOMEMLIMIT` is set",
 		parse: intIn(16, 1<<20, func(c *Config, n int) { c.hashMemoryBudget = int64(n) << 20 })},
 	{name: "WARDEN_PASSWORD_COMPOSITION", def: "false",
 		doc: "require upper, lower, digit and symbol",

@@ -1,7 +1,8 @@
 // Package benchproc holds what the benchmarks that measure from outside
 // share: building binaries of this module, starting the real warden
 // serve on a fresh data directory, the bare net/http server that plays
-// the baseline in a process of its own, and reading a process's CPU time.
+// the baseline in a process of its own, and reading a process's CPU time
+// and resident memory.
 //
 // Every process it starts is a child of the calling program, ended by its
 // own handle (Stop), never by name. Servers listen on 127.0.0.1 only.
@@ -409,4 +410,49 @@ func LoadAverage() string {
 		return f[0]
 	}
 	return ""
+}
+
+// Memory is a process's resident memory, from /proc/<pid>/status: RSS now
+// (VmRSS) and the most it has had since it started (VmHWM), in bytes.
+type Memory struct {
+	RSS, Peak int64
+}
+
+// ProcMemory reads process pid's resident memory (Linux).
+func ProcMemory(pid int) (Memory, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return Memory{}, err
+	}
+	return parseStatusMemory(string(b))
+}
+
+// parseStatusMemory reads the VmRSS and VmHWM lines ("VmRSS:\t  1234 kB")
+// of a /proc/<pid>/status file; both must be there, in kB.
+func parseStatusMemory(s string) (Memory, error) {
+	var m Memory
+	var haveRSS, havePeak bool
+	for line := range strings.Lines(s) {
+		name, rest, ok := strings.Cut(line, ":")
+		if !ok || (name != "VmRSS" && name != "VmHWM") {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) != 2 || f[1] != "kB" {
+			return Memory{}, fmt.Errorf("/proc status: malformed %s line %q", name, strings.TrimSpace(line))
+		}
+		kb, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil || kb < 0 || kb > 1<<40 {
+			return Memory{}, fmt.Errorf("/proc status: malformed %s value %q", name, f[0])
+		}
+		if name == "VmRSS" {
+			m.RSS, haveRSS = kb<<10, true
+		} else {
+			m.Peak, havePeak = kb<<10, true
+		}
+	}
+	if !haveRSS || !havePeak {
+		return Memory{}, errors.New("/proc status: no VmRSS or VmHWM line")
+	}
+	return m, nil
 }

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 )
@@ -88,6 +89,56 @@ func FuzzParseHeaderBlock(f *testing.F) {
 		}
 		if _, err := parseHeaderBlock(sb.String()); err != nil {
 			t.Errorf("re-parsing %q: %v", sb.String(), err)
+		}
+	})
+}
+
+const statusSample = "Name:\twarden\nVmPeak:\t 1300000 kB\nVmHWM:\t  350208 kB\nVmRSS:\t  120000 kB\nThreads:\t8\n"
+
+func TestParseStatusMemory(t *testing.T) {
+	m, err := parseStatusMemory(statusSample)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Peak != 350208<<10 || m.RSS != 120000<<10 {
+		t.Errorf("got %+v", m)
+	}
+	for _, bad := range []string{
+		"",
+		"VmRSS:\t 12 kB\n",                            // no peak
+		"VmHWM:\t 12 kB\nVmRSS:\t 12 MB\n",            // unit
+		"VmHWM:\t 12 kB\nVmRSS:\t -12 kB\n",           // negative
+		"VmHWM:\t 12 kB\nVmRSS:\t x kB\n",             // not a number
+		"VmHWM:\t 12 kB\nVmRSS:\t 1 2 kB\n",           // extra field
+		"VmHWM:\t 12 kB\nVmRSS:\t 9e99 kB\n",          // not an integer
+		"VmHWM:\t 99999999999999 kB\nVmRSS:\t 1 kB\n", // beyond any machine
+	} {
+		if m, err := parseStatusMemory(bad); err == nil {
+			t.Errorf("parseStatusMemory(%q) = %+v, want an error", bad, m)
+		}
+	}
+}
+
+// TestProcMemoryOfSelf reads this process's own status file.
+func TestProcMemoryOfSelf(t *testing.T) {
+	m, err := ProcMemory(os.Getpid())
+	if err != nil {
+		t.Skip("no /proc:", err)
+	}
+	if m.RSS <= 0 || m.Peak < m.RSS {
+		t.Errorf("got %+v: want 0 < RSS <= peak", m)
+	}
+}
+
+// FuzzParseStatusMemory: any input gives a memory reading or an error,
+// never a panic, and a reading is never negative.
+func FuzzParseStatusMemory(f *testing.F) {
+	f.Add(statusSample)
+	f.Add("VmRSS: 1 kB\nVmHWM: 2 kB\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		m, err := parseStatusMemory(s)
+		if err == nil && (m.RSS < 0 || m.Peak < 0) {
+			t.Errorf("parseStatusMemory(%q) = %+v", s, m)
 		}
 	})
 }
