@@ -80,6 +80,15 @@ type Session struct {
 // application keeps its sessions in its database and implements it. The
 // store never sees a cookie value: only SessionDigest of it, which is
 // what it keeps.
+//
+// A store may answer from a short-lived cache of live sessions when every
+// way its application ends a session also revokes it through
+// SessionsConfig.Revocation, which Sessions asks on every request: the
+// ending then holds as the revocation list promises, whatever the cache
+// holds. A cached LastSeenAt may be older than the stored one, never
+// newer; it should be recent (within SessionTouchInterval) so that
+// Sessions neither touches the session on every request nor judges its
+// idleness from an old value.
 type SessionStore interface {
 	// LookupSession returns the session whose cookie value has digest,
 	// (nil, nil) when there is none, and an error when it cannot tell
@@ -331,7 +340,11 @@ func (s *Sessions) Check(ctx context.Context, id *Identity) error {
 // checkRevoked asks the revocation list about a session at the session
 // grain and its user's not-before; a list that cannot answer refuses it.
 // A session has no token id: revoke.Token.ID stays empty, which no
-// revocation ever names.
+// revocation ever names. The shared lists (revoke/redisrevoke,
+// revoke/sqlrevoke) remember a "not revoked" answer for it by login,
+// holder and start time, under the same rules as a token's (trusted only
+// while their invalidation feed is confirmed, forgotten at any
+// revocation), so that a busy session costs no round trip per request.
 func (s *Sessions) checkRevoked(ctx context.Context, id *Identity) error {
 	if s.revocation == nil {
 		return nil

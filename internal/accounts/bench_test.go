@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/wardenhq/warden"
+	"github.com/wardenhq/warden/internal/accounts"
 	"github.com/wardenhq/warden/internal/storetest"
 )
 
@@ -31,6 +32,41 @@ func BenchmarkMe(b *testing.B) {
 			access, _ := h.registerVerified("bench")
 			req, _ := http.NewRequest("GET", h.srv.URL+"/api/auth/me", nil)
 			req.Header.Set("Authorization", "Bearer "+access)
+			client := h.srv.Client()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					resp, err := client.Do(req.Clone(req.Context()))
+					drain(b, resp, err, 200)
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkMeCookie is BenchmarkMe signed in with the session cookie, the
+// revocation list in the database as warden serve keeps it without Redis:
+// the session lookup and the session's revocation check run on every
+// request besides the account read.
+func BenchmarkMeCookie(b *testing.B) {
+	for _, e := range storetest.Engines() {
+		b.Run(e.Name, func(b *testing.B) {
+			h := newHarness(b, options{engine: e, authPerMin: 1 << 20, sqlRevocation: true})
+			h.registerVerified("bench")
+			r := h.expect(h.call("POST", "/api/auth/login", map[string]string{"username": "bench", "password": goodPassword, "mode": "cookie"}, "",
+				"Sec-Fetch-Site", "same-origin", "Origin", h.srv.URL), 200)
+			var cookie string
+			for _, c := range r.Header.Values("Set-Cookie") {
+				if sc, err := http.ParseSetCookie(c); err == nil && sc.Name == accounts.SessionCookie {
+					cookie = sc.Name + "=" + sc.Value
+				}
+			}
+			if cookie == "" {
+				b.Fatal("no session cookie")
+			}
+			req, _ := http.NewRequest("GET", h.srv.URL+"/api/auth/me", nil)
+			req.Header.Set("Cookie", cookie)
+			req.Header.Set("Sec-Fetch-Site", "same-origin")
 			client := h.srv.Client()
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {

@@ -54,13 +54,33 @@ const (
 	modeCookie = "cookie"
 )
 
-// sessionStore is auth.SessionStore over the sessions table.
-type sessionStore struct{ repo *repo }
+// sessionStore is auth.SessionStore over the sessions table, with a
+// short-lived cache of live sessions (readcache.go).
+type sessionStore struct {
+	repo *repo
+	now  func() time.Time
+}
 
 // LookupSession implements auth.SessionStore. The user's privileges are
 // read with the session: they cannot have changed since the login, since
-// a change ends the user's cookie sessions.
+// a change ends the user's cookie sessions. A live session read within
+// readCacheTTL is answered from the cache while servable allows it; an
+// unknown or ended one is always read (they are refused anyway).
 func (st sessionStore) LookupSession(ctx context.Context, digest [sha256.Size]byte) (*auth.Session, error) {
+	now := st.now()
+	if s, ok := st.repo.cachedSession(digest, now); ok {
+		return s, nil
+	}
+	generation := st.repo.caches.sessions.begin()
+	s, err := st.lookupSession(ctx, digest)
+	if s != nil && servable(s, now) {
+		st.repo.caches.sessions.put(digest, *s, generation)
+	}
+	return s, err
+}
+
+// lookupSession reads the session whose cookie has digest.
+func (st sessionStore) lookupSession(ctx context.Context, digest [sha256.Size]byte) (*auth.Session, error) {
 	q, err := st.repo.prepared(ctx, `SELECT s.id, s.user_id, s.created_at, s.last_used_at, s.revoked_at, u.is_staff, u.is_admin, u.permissions
 		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.cookie_hash = ?`)
 	if err != nil {

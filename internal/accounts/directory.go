@@ -174,6 +174,8 @@ func (s *Service) changePermissions(ctx context.Context, username string, perms 
 		ended, err = s.repo.endCookieSessionsTx(ctx, tx, userID, "privileges changed", now)
 		return err
 	})
+	s.repo.accountChanged(userID)
+	s.repo.sessionsEnded(len(ended) > 0, err)
 	if err != nil {
 		return err
 	}

@@ -105,5 +105,14 @@
 //     the request carried; a change of the user's permissions ends their
 //     cookie sessions. A cookie-mode request must pass CSRF (Config.CSRF)
 //     before any password work (login CSRF).
+//   - GET /me and the session cookie's lookup read through caches of one
+//     second (readcache.go): a change to an account or the end of a login
+//     shows on the next request on the instance that made it, and within
+//     a second on other instances and after operator commands. /me's
+//     is_staff, is_admin and permissions are informational: every guard
+//     decides from the request's identity (the token's claims, the
+//     session row's privileges), never from /me's answer. A cookie
+//     session's revocation is checked on every request, so it holds as a
+//     token's does (next request here, within 5 s elsewhere).
 //   - Security events go to slog without secrets.
 package accounts

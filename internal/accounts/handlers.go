@@ -404,6 +404,12 @@ type meView struct {
 	AuthBackend string `json:"auth_backend"`
 }
 
+// handleMe answers the caller's account. It is read through the account
+// cache (readcache.go): a change made on this instance shows on the next
+// request, one made elsewhere within a second. Its is_staff, is_admin and
+// permissions describe the account; what the request may do is decided
+// by the identity's own (the token's claims, the session's row, the
+// key's), which is why an API key shows its own permissions.
 func (s *Service) handleMe(w http.ResponseWriter, r *http.Request) {
 	id := auth.FromContext(r.Context())
 	userID := id.UserID
@@ -420,7 +426,7 @@ func (s *Service) handleMe(w http.ResponseWriter, r *http.Request) {
 		}
 		userID = owner
 	}
-	u, err := s.User(r.Context(), userID)
+	u, err := s.repo.accountView(r.Context(), userID)
 	if err != nil {
 		s.fail(w, r, err)
 		return

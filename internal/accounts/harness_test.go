@@ -27,6 +27,7 @@ import (
 	"github.com/wardenhq/warden/password"
 	"github.com/wardenhq/warden/ratelimit"
 	"github.com/wardenhq/warden/revoke"
+	"github.com/wardenhq/warden/revoke/sqlrevoke"
 	"github.com/wardenhq/warden/secure"
 )
 
@@ -81,6 +82,10 @@ type options struct {
 	// count its statements); jobQueue is Config.JobQueue.
 	db       *store.DB
 	jobQueue int
+	// sqlRevocation keeps the revocation list in the database
+	// (revoke/sqlrevoke), as warden serve does without Redis, instead of
+	// in memory.
+	sqlRevocation bool
 }
 
 func newHarness(t testing.TB, o options) *harness {
@@ -119,7 +124,18 @@ func newHarness(t testing.TB, o options) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	revocation := revoke.NewMemory(revoke.MemoryOptions{Now: h.clock.Now})
+	var revocation revoke.Store = revoke.NewMemory(revoke.MemoryOptions{Now: h.clock.Now})
+	if o.sqlRevocation {
+		if err := db.Migrate(context.Background(), "revocations", sqlrevoke.Migrations); err != nil {
+			t.Fatal(err)
+		}
+		list, err := sqlrevoke.New(db.DB, db.Dialect, sqlrevoke.Options{Now: h.clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { list.Close() })
+		revocation = list
+	}
 	verifier, err := auth.NewJWT(auth.JWTConfig{
 		Keys:   []auth.JWTKey{{ID: "warden", Algorithm: "HS256", Secret: testSecret}},
 		Issuer: "warden", Audience: "warden", Type: "at+jwt", Revocation: revocation, Now: h.clock.Now,

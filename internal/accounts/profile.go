@@ -49,6 +49,7 @@ func (s *Service) UpdateNames(ctx context.Context, userID string, first, last *s
 	}
 	res, err := s.cfg.DB.ExecContext(ctx, s.cfg.DB.Rebind(`UPDATE users SET first_name = COALESCE(?, first_name), last_name = COALESCE(?, last_name), updated_at = ? WHERE id = ?`),
 		f, l, ms(s.now()), userID)
+	s.repo.accountChanged(userID)
 	if err != nil {
 		return unavailable(err)
 	}

@@ -77,6 +77,8 @@ func Migrate(ctx context.Context, db *store.DB) error {
 type repo struct {
 	db    *store.DB
 	stmts sync.Map // query -> *sql.Stmt
+	// caches keep the hot reads of signed-in requests (readcache.go).
+	caches readCaches
 }
 
 // prepared returns the statement for a hot read query, prepared once: the
@@ -218,6 +220,7 @@ func (r *repo) userByUsername(ctx context.Context, username string) (*User, erro
 
 func (r *repo) setPasswordHash(ctx context.Context, userID, hash string, now time.Time) error {
 	_, err := r.db.ExecContext(ctx, r.db.Rebind(`UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`), hash, ms(now), userID)
+	r.accountChanged(userID)
 	return unavailable(err)
 }
 
@@ -342,6 +345,9 @@ func (r *repo) rotateRefresh(ctx context.Context, old, newDigest string, now tim
 		_, err = tx.ExecContext(ctx, r.db.Rebind(`UPDATE sessions SET last_used_at = ? WHERE id = ?`), ms(now), out.SessionID)
 		return unavailable(err)
 	})
+	// Only a reuse ends a login here; a refused token, which anyone can
+	// send, must not empty the cache.
+	r.sessionsEnded(out.Reused, nil)
 	if err == nil && out.Reused {
 		return out, errRefreshReuse
 	}
@@ -390,6 +396,7 @@ func (r *repo) revokeSession(ctx context.Context, id, userID, reason string, now
 		ok, err = r.revokeSessionTx(ctx, tx, id, userID, reason, now)
 		return err
 	})
+	r.sessionsEnded(ok, err)
 	return ok, err
 }
 
@@ -434,9 +441,12 @@ func (r *repo) revokeSessions(ctx context.Context, userID, reason string, now ti
 	res, err := r.db.ExecContext(ctx, r.db.Rebind(`UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE user_id = ? AND revoked_at IS NULL`),
 		ms(now), reason, userID)
 	if err != nil {
+		r.sessionsEnded(false, err)
 		return 0, unavailable(err)
 	}
-	return res.RowsAffected()
+	n, err := res.RowsAffected()
+	r.sessionsEnded(n > 0, err)
+	return n, err
 }
 
 // listSessions returns userID's live logins: not ended, not expired, and

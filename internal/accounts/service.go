@@ -183,7 +183,7 @@ func New(cfg Config) (*Service, error) {
 			return ratelimit.NewMemory(p, ratelimit.MemoryOptions{})
 		}
 	}
-	r := &repo{db: cfg.DB}
+	r := &repo{db: cfg.DB, caches: newReadCaches(cfg.Now)}
 	if cfg.Failures == nil {
 		cfg.Failures = sqlFailures{r}
 	}
@@ -195,7 +195,7 @@ func New(cfg Config) (*Service, error) {
 	// The session cookie is checked against the revocation list of the
 	// access tokens: one list, the same grains, for both kinds of login.
 	if s.cookies, err = auth.NewSessions(auth.SessionsConfig{
-		Store: sessionStore{r}, CookieName: SessionCookie, IdleTimeout: cfg.SessionIdle, MaxLifetime: cfg.SessionMax,
+		Store: sessionStore{repo: r, now: cfg.Now}, CookieName: SessionCookie, IdleTimeout: cfg.SessionIdle, MaxLifetime: cfg.SessionMax,
 		Revocation: cfg.JWT.Revocation(), Now: cfg.Now,
 	}); err != nil {
 		return nil, fmt.Errorf("accounts: %w", err)
@@ -373,6 +373,7 @@ func (s *Service) VerifyEmail(ctx context.Context, token string, c Client) (*Tok
 		}
 		return nil
 	})
+	s.repo.accountChanged(userID)
 	if err != nil {
 		return nil, err
 	}
@@ -683,6 +684,7 @@ func (s *Service) ConfirmReset(ctx context.Context, token, newPassword string) e
 		keysRevoked, err = s.repo.revokeKeysOnResetTx(ctx, tx, userID, now)
 		return err
 	})
+	s.repo.accountChanged(userID)
 	if err != nil {
 		return err
 	}
@@ -764,6 +766,8 @@ func (s *Service) ChangePassword(ctx context.Context, id *auth.Identity, current
 		ended, err = s.repo.endOtherSessionsTx(ctx, tx, u.ID, id.SessionID, "password changed", now)
 		return err
 	})
+	s.repo.accountChanged(u.ID)
+	s.repo.sessionsEnded(len(ended) > 0, err)
 	if err != nil {
 		return err
 	}

@@ -6,13 +6,17 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/pressly/goose/v3"
 
+	"github.com/wardenhq/warden/internal/redisconn/redistest"
 	"github.com/wardenhq/warden/internal/store"
 	"github.com/wardenhq/warden/internal/storetest"
 )
@@ -237,4 +241,75 @@ func TestSQLiteCreatesAPrivateDirectory(t *testing.T) {
 	if perm := info.Mode().Perm(); perm != 0o700 {
 		t.Errorf("data directory has mode %04o, want 0700", perm)
 	}
+}
+
+func TestPoolSize(t *testing.T) {
+	for _, c := range []struct {
+		dialect string
+		procs   int
+		want    int
+	}{
+		{store.SQLite, 1, 8}, {store.SQLite, 2, 8}, {store.SQLite, 4, 8}, {store.SQLite, 6, 12}, {store.SQLite, 64, 16},
+		{store.MySQL, 1, 16}, {store.Postgres, 64, 16},
+	} {
+		if got := store.PoolSize(c.dialect, c.procs); got != c.want {
+			t.Errorf("PoolSize(%s, %d) = %d, want %d", c.dialect, c.procs, got, c.want)
+		}
+	}
+}
+
+// TestPoolIsBoundedAndKeepsItsConnections asks for three times as many
+// connections at once as the pool allows: no more than the bound are
+// opened, the others wait for one, and every connection opened is kept
+// for the next request rather than closed for want of an idle slot (what
+// made a busy server open and close connections all the time).
+func TestPoolIsBoundedAndKeepsItsConnections(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, e storetest.Engine) {
+		db := open(t, e)
+		n := store.PoolSize(db.Dialect, runtime.GOMAXPROCS(0))
+		if got := db.Stats().MaxOpenConnections; got != n {
+			t.Fatalf("MaxOpenConnections %d, want %d", got, n)
+		}
+		release := make(chan struct{})
+		errs := make(chan error, 3*n)
+		var wg sync.WaitGroup
+		for range 3 * n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				conn, err := db.Conn(ctx)
+				if err != nil {
+					errs <- err
+					return
+				}
+				defer conn.Close()
+				var one int
+				if err := conn.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
+					errs <- err
+					return
+				}
+				<-release
+			}()
+		}
+		err := redistest.Eventually(10*time.Second, func() error {
+			if s := db.Stats(); s.InUse != n || s.WaitCount == 0 {
+				return fmt.Errorf("%d in use, %d waits; want %d in use and waiters", s.InUse, s.WaitCount, n)
+			}
+			return nil
+		})
+		close(release)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := db.Stats()
+		if s.OpenConnections != n || s.Idle != n || s.MaxIdleClosed != 0 {
+			t.Fatalf("after the burst: %d open, %d idle, %d closed for want of an idle slot; want %d, %d, 0",
+				s.OpenConnections, s.Idle, s.MaxIdleClosed, n, n)
+		}
+	})
 }

@@ -215,7 +215,8 @@ func (s *Store) write(ctx context.Context, cmds func(redis.Pipeliner)) error {
 // subscription is confirmed, otherwise one MGET. On error the answer is
 // unknown and the caller must refuse the token.
 func (s *Store) Check(ctx context.Context, t revoke.Token) (bool, error) {
-	if t.ID != "" && s.cache.Fresh(t.ID) {
+	key, cacheable := checkcache.Key(t)
+	if cacheable && s.cache.Fresh(key) {
 		return false, nil
 	}
 	generation := s.cache.Begin()
@@ -239,8 +240,8 @@ func (s *Store) Check(ctx context.Context, t revoke.Token) (bool, error) {
 			return true, nil
 		}
 	}
-	if t.ID != "" {
-		s.cache.Remember(t.ID, generation)
+	if cacheable {
+		s.cache.Remember(key, generation)
 	}
 	return false, nil
 }

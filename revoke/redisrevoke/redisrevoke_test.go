@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,16 +39,25 @@ func TestRevocationReachesACachingInstance(t *testing.T) {
 	hook := &redistest.CountingHook{}
 	cb.AddHook(hook)
 	b := newStore(t, cb, prefix)
+	revokeSession := func(tok revoke.Token) error { return a.RevokeSession(ctx, tok.Session, time.Now().Add(time.Hour)) }
+	revokeUser := func(tok revoke.Token) error {
+		return a.RevokeUser(ctx, tok.Subject, time.Now(), time.Now().Add(time.Hour))
+	}
+	// A session cookie's credential has no token id; it is cached by its
+	// login and holder, and revoked at those grains.
 	grains := map[string]func(tok revoke.Token) error{
-		"token":   func(tok revoke.Token) error { return a.Revoke(ctx, tok.ID, time.Now().Add(time.Hour)) },
-		"session": func(tok revoke.Token) error { return a.RevokeSession(ctx, tok.Session, time.Now().Add(time.Hour)) },
-		"user": func(tok revoke.Token) error {
-			return a.RevokeUser(ctx, tok.Subject, time.Now(), time.Now().Add(time.Hour))
-		},
+		"token":          func(tok revoke.Token) error { return a.Revoke(ctx, tok.ID, time.Now().Add(time.Hour)) },
+		"session":        revokeSession,
+		"user":           revokeUser,
+		"cookie session": revokeSession,
+		"cookie user":    revokeUser,
 	}
 	for name, revokeIt := range grains {
 		t.Run(name, func(t *testing.T) {
-			tok := revoke.Token{ID: "jti-" + name, Session: "sid-" + name, Subject: "user-" + name, IssuedAt: time.Now().Add(-time.Second)}
+			tok := revoke.Token{Session: "sid-" + name, Subject: "user-" + name, IssuedAt: time.Now().Add(-time.Second)}
+			if !strings.HasPrefix(name, "cookie") {
+				tok.ID = "jti-" + name
+			}
 			// Once b's subscription is confirmed, a second check is served
 			// from its cache without a round trip.
 			err := redistest.Eventually(5*time.Second, func() error {

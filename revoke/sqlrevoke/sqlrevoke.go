@@ -326,7 +326,8 @@ func (s *Store) inTx(ctx context.Context, opts *sql.TxOptions, fn func(*sql.Tx) 
 // vouches for the cache, otherwise one SELECT. On error the answer is
 // unknown and the caller must refuse the token.
 func (s *Store) Check(ctx context.Context, t revoke.Token) (bool, error) {
-	if t.ID != "" && s.cache.Fresh(t.ID) {
+	key, cacheable := checkcache.Key(t)
+	if cacheable && s.cache.Fresh(key) {
 		return false, nil
 	}
 	generation := s.cache.Begin()
@@ -334,8 +335,8 @@ func (s *Store) Check(ctx context.Context, t revoke.Token) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("sqlrevoke: checking a token: %w", err)
 	}
-	if !revoked && t.ID != "" {
-		s.cache.Remember(t.ID, generation)
+	if !revoked && cacheable {
+		s.cache.Remember(key, generation)
 	}
 	return revoked, nil
 }

@@ -72,7 +72,9 @@ func TestGrains(t *testing.T) {
 // grain, and expects a to refuse it at once and b within
 // revoke.MaxPropagation, with the default poll interval. The Stores'
 // clock stands still, so that cached answers never grow old: b can learn
-// of the revocation only from the epoch.
+// of the revocation only from the epoch. A credential without a token id
+// (a session cookie, cached by its login) is checked the same way at the
+// grains that can name it.
 func TestRevocationReachesACachingInstance(t *testing.T) {
 	eachEngine(t, func(t *testing.T, d *database) {
 		clk := newClock()
@@ -81,17 +83,23 @@ func TestRevocationReachesACachingInstance(t *testing.T) {
 		a := newStore(t, dbA, d.dialect, sqlrevoke.Options{Now: clk.Now})
 		b := newStore(t, dbB, d.dialect, sqlrevoke.Options{Now: clk.Now})
 		until := clk.Now().Add(time.Hour)
+		// id is the token's id; "" for a session cookie's credential.
 		grains := []struct {
-			name     string
+			name, id string
 			revokeIt func(tok revoke.Token) error
 		}{
-			{"token", func(tok revoke.Token) error { return a.Revoke(ctx, tok.ID, until) }},
-			{"session", func(tok revoke.Token) error { return a.RevokeSession(ctx, tok.Session, until) }},
-			{"user", func(tok revoke.Token) error { return a.RevokeUser(ctx, tok.Subject, clk.Now(), until) }},
+			{"token", "jti", func(tok revoke.Token) error { return a.Revoke(ctx, tok.ID, until) }},
+			{"session", "jti", func(tok revoke.Token) error { return a.RevokeSession(ctx, tok.Session, until) }},
+			{"user", "jti", func(tok revoke.Token) error { return a.RevokeUser(ctx, tok.Subject, clk.Now(), until) }},
+			{"cookie session", "", func(tok revoke.Token) error { return a.RevokeSession(ctx, tok.Session, until) }},
+			{"cookie user", "", func(tok revoke.Token) error { return a.RevokeUser(ctx, tok.Subject, clk.Now(), until) }},
 		}
 		for _, g := range grains {
 			t.Run(g.name, func(t *testing.T) {
-				tok := revoke.Token{ID: "jti-" + g.name, Session: "sid-" + g.name, Subject: "user-" + g.name, IssuedAt: clk.Now().Add(-time.Second)}
+				tok := revoke.Token{Session: "sid-" + g.name, Subject: "user-" + g.name, IssuedAt: clk.Now().Add(-time.Second)}
+				if g.id != "" {
+					tok.ID = g.id + "-" + g.name
+				}
 				for name, s := range map[string]struct {
 					s *sqlrevoke.Store
 					f *fault

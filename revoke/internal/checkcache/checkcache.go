@@ -18,9 +18,12 @@
 package checkcache
 
 import (
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/wardenhq/warden/revoke"
 )
 
 // MaxAge is the default longest time an answer is trusted: below
@@ -30,6 +33,42 @@ const MaxAge = 4 * time.Second
 // maxEntries bounds the cache; when full it starts again empty, which
 // costs one store round trip per live token and nothing else.
 const maxEntries = 100_000
+
+// Key returns the key under which the answer for t is remembered, and
+// false when it is not to be remembered. The key must stand for every
+// field the answer depends on (the token, its login, its holder and its
+// issue time):
+//   - a token with an id ("jti") is keyed by the id alone: the id names
+//     one token, whose login, holder and issue time its signature fixes;
+//   - a credential without one but bound to a login (a session cookie,
+//     auth.Sessions) is keyed by its login, holder and issue time
+//     together, in a form that begins with a NUL byte;
+//   - a token id that begins with a NUL byte is never remembered, so that
+//     the two kinds of key can never meet, nor is a credential bound to
+//     no login and without an id.
+func Key(t revoke.Token) (string, bool) {
+	switch {
+	case t.ID != "":
+		return t.ID, t.ID[0] != 0
+	case t.Session == "":
+		return "", false
+	}
+	// Lengths first, so that no two different triples share a key.
+	b := make([]byte, 0, 1+len(t.Session)+len(t.Subject)+48)
+	b = append(b, 0)
+	b = strconv.AppendInt(b, int64(len(t.Session)), 10)
+	b = append(b, ':')
+	b = append(b, t.Session...)
+	b = strconv.AppendInt(b, int64(len(t.Subject)), 10)
+	b = append(b, ':')
+	b = append(b, t.Subject...)
+	if t.IssuedAt.IsZero() {
+		b = append(b, 'z')
+	} else {
+		b = strconv.AppendInt(b, t.IssuedAt.UnixNano(), 10)
+	}
+	return string(b), true
+}
 
 // Cache is safe for concurrent use. The zero value is not usable; use New.
 type Cache struct {

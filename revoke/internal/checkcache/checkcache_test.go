@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wardenhq/warden/revoke"
 	"github.com/wardenhq/warden/revoke/internal/checkcache"
 )
 
@@ -55,5 +56,49 @@ func TestTrustNeedsAConfirmedFeedAFreshAnswerAndNoRevocationSince(t *testing.T) 
 	cache.Lost()
 	if cache.Fresh("e") {
 		t.Fatal("trusted after the feed was lost")
+	}
+}
+
+func TestKeyCoversEveryFieldOfASessionAndKeepsTheKindsApart(t *testing.T) {
+	iat := time.Unix(1_700_000_000, 123)
+	base := revoke.Token{Session: "s1", Subject: "u1", IssuedAt: iat}
+	k, ok := checkcache.Key(base)
+	if !ok {
+		t.Fatal("a session credential is not cached")
+	}
+	variants := []revoke.Token{
+		{Session: "s2", Subject: "u1", IssuedAt: iat},
+		{Session: "s1", Subject: "u2", IssuedAt: iat},
+		{Session: "s1", Subject: "u1", IssuedAt: iat.Add(1)},
+		{Session: "s1", Subject: "u1"},
+		// Moving bytes between the session and the subject must not
+		// land on the same key.
+		{Session: "s1u", Subject: "1", IssuedAt: iat},
+		{Session: "s", Subject: "1u1", IssuedAt: iat},
+	}
+	seen := map[string]revoke.Token{k: base}
+	for _, v := range variants {
+		kv, ok := checkcache.Key(v)
+		if !ok {
+			t.Fatalf("%+v is not cached", v)
+		}
+		if prev, dup := seen[kv]; dup {
+			t.Fatalf("%+v and %+v share a key", v, prev)
+		}
+		seen[kv] = v
+	}
+	if again, _ := checkcache.Key(base); again != k {
+		t.Fatal("the key of one credential changed")
+	}
+	// A token is keyed by its id; an id that could pass for a session's
+	// key is never cached, and neither is a credential with neither.
+	if kt, ok := checkcache.Key(revoke.Token{ID: "jti", Session: "s1", Subject: "u1", IssuedAt: iat}); !ok || kt != "jti" {
+		t.Fatalf("token key %q, %v", kt, ok)
+	}
+	if _, ok := checkcache.Key(revoke.Token{ID: k, Session: "s1", Subject: "u1", IssuedAt: iat}); ok {
+		t.Fatal("a token whose id looks like a session's key is cached")
+	}
+	if _, ok := checkcache.Key(revoke.Token{Subject: "u1", IssuedAt: iat}); ok {
+		t.Fatal("a credential without id or login is cached")
 	}
 }
