@@ -270,59 +270,16 @@ func (s *Service) insertMessage(ctx context.Context, roomID int64, userID, body 
 // of (one more than a page holds when there is a next page; see pageOf).
 func (s *Service) listMyRooms(ctx context.Context, userID string, p page) ([]roomRow, error) {
 	q := `SELECT ` + roomColumns + ` FROM chat_members m JOIN chat_rooms r ON r.id = m.room_id WHERE m.user_id = ?`
-	args := []any{userID}
-	if kw, kargs := p.where(); kw != "" {
-		q += ` AND ` + kw
-		args = append(args, kargs...)
-	}
-	tail, targs := p.orderLimit()
-	st, err := s.preparedStmt(ctx, q+` `+tail)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := st.QueryContext(ctx, append(args, targs...)...)
-	if err != nil {
-		return nil, dbErr(err)
-	}
-	defer rows.Close()
-	out := make([]roomRow, 0, p.Size+1)
-	for rows.Next() {
-		v, err := scanRoom(rows)
-		if err != nil {
-			return nil, dbErr(err)
-		}
-		out = append(out, v)
-	}
-	return out, dbErr(rows.Err())
+	return queryPage(ctx, s, q, []any{userID}, p, func(rows *sql.Rows) (roomRow, error) { return scanRoom(rows) })
 }
 
 // listMessages returns the rows of page p of room roomID's history.
 func (s *Service) listMessages(ctx context.Context, roomID int64, p page) ([]messageRow, error) {
 	q := `SELECT cm.id, cm.room_id, cm.user_id, cm.body, cm.created_at FROM chat_messages cm WHERE cm.room_id = ?`
-	args := []any{roomID}
-	if kw, kargs := p.where(); kw != "" {
-		q += ` AND ` + kw
-		args = append(args, kargs...)
-	}
-	tail, targs := p.orderLimit()
-	st, err := s.preparedStmt(ctx, q+` `+tail)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := st.QueryContext(ctx, append(args, targs...)...)
-	if err != nil {
-		return nil, dbErr(err)
-	}
-	defer rows.Close()
-	out := make([]messageRow, 0, p.Size+1)
-	for rows.Next() {
-		var v messageRow
-		if err := rows.Scan(&v.ID, &v.RoomID, &v.UserID, &v.Body, &v.CreatedAt); err != nil {
-			return nil, dbErr(err)
-		}
-		out = append(out, v)
-	}
-	return out, dbErr(rows.Err())
+	return queryPage(ctx, s, q, []any{roomID}, p, func(rows *sql.Rows) (v messageRow, err error) {
+		err = rows.Scan(&v.ID, &v.RoomID, &v.UserID, &v.Body, &v.CreatedAt)
+		return v, err
+	})
 }
 
 // msTime is a stored timestamp as the API shows it: UTC, to the

@@ -77,29 +77,10 @@ type followRow struct {
 // where select, listing column listed.
 func (c *social) listFollowRows(ctx context.Context, from, where, listed string, args []any, p page) ([]followRow, error) {
 	q := `SELECT f.id, f.` + listed + ` FROM ` + from + ` WHERE ` + where
-	if kw, kargs := p.where(); kw != "" {
-		q += ` AND ` + kw
-		args = append(slices.Clip(args), kargs...)
-	}
-	tail, targs := p.orderLimit()
-	st, err := c.preparedStmt(ctx, q+` `+tail)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := st.QueryContext(ctx, append(slices.Clip(args), targs...)...)
-	if err != nil {
-		return nil, dbErr(err)
-	}
-	defer rows.Close()
-	out := make([]followRow, 0, p.Size+1)
-	for rows.Next() {
-		var f followRow
-		if err := rows.Scan(&f.ID, &f.UserID); err != nil {
-			return nil, dbErr(err)
-		}
-		out = append(out, f)
-	}
-	return out, dbErr(rows.Err())
+	return queryPage(ctx, c.Service, q, args, p, func(rows *sql.Rows) (f followRow, err error) {
+		err = rows.Scan(&f.ID, &f.UserID)
+		return f, err
+	})
 }
 
 // writeUserList answers one page of a list of users: usernames, newest

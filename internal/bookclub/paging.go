@@ -2,12 +2,15 @@ package bookclub
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -281,4 +284,36 @@ func decodeCursor(s string, order keyset, scope string) (cursor, error) {
 		c.key[i] = str
 	}
 	return c, nil
+}
+
+// queryPage runs query, a SELECT whose text ends with its WHERE clause
+// (args are its arguments), for page p: it adds the cursor's condition, the
+// order and the limit, prepares the statement once (preparedStmt) and reads
+// each row with scan. Like orderLimit, it returns one row more than the
+// page holds when there is a next page.
+func queryPage[T any](ctx context.Context, s *Service, query string, args []any, p page, scan func(*sql.Rows) (T, error)) ([]T, error) {
+	args = slices.Clip(args) // appending must not write into the caller's array
+	if kw, kargs := p.where(); kw != "" {
+		query += ` AND ` + kw
+		args = append(args, kargs...)
+	}
+	tail, targs := p.orderLimit()
+	st, err := s.preparedStmt(ctx, query+` `+tail)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(ctx, append(slices.Clip(args), targs...)...)
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	defer rows.Close()
+	out := make([]T, 0, p.Size+1)
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, dbErr(err)
+		}
+		out = append(out, v)
+	}
+	return out, dbErr(rows.Err())
 }
