@@ -184,7 +184,7 @@ func TestRealtimeAcrossInstances(t *testing.T) {
 
 		// Bob logs out through instance 2: his socket on instance 1 and
 		// his stream on instance 0 end within 5 s.
-		if status, _, body := call(t, "POST", c.bases[2]+"/api/auth/logout", bob.bearer(), `{"refresh":"`+bob.refresh+`"}`); status != 200 {
+		if status, _, body := call(t, "POST", c.bases[2]+"/api/auth/logout", bob.bearer(), `{"refresh_token":"`+bob.refresh+`"}`); status != 200 {
 			t.Fatalf("logout: %d %v", status, body)
 		}
 		if _, closed, _ := read(t, b, 6*time.Second); closed != 4001 {

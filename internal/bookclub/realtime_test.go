@@ -252,7 +252,7 @@ func TestChatSocketEndsOnRemovalAndRevocation(t *testing.T) {
 
 		// Logging out ends the login's other socket, and its event stream.
 		events := h.openEvents(bob, "")
-		h.expect(h.as(bob, "POST", "/api/auth/logout", map[string]string{"refresh": bob.Refresh}), 200)
+		h.expect(h.as(bob, "POST", "/api/auth/logout", map[string]string{"refresh_token": bob.Refresh}), 200)
 		expectClose(t, bOther, 4001)
 		events.expectEnd(t)
 
