@@ -12,5 +12,7 @@ const JSONContentType = "application/json; charset=utf-8"
 // WriteJSON sends v as JSON with status. Encoding failures are programming
 // errors (unsupported types) and become a 500 problem.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
-	httpjson.Write(w, status, JSONContentType, v)
+	httpjson.Write(w, status, jsonContentType, v)
 }
+
+var jsonContentType = httpjson.NewContentType(JSONContentType)

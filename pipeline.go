@@ -23,6 +23,7 @@ import (
 // line's context live in one allocation.
 type requestState struct {
 	info  reqinfo.Info
+	cx    reqinfo.Carrier // the request's context, carrying info
 	rw    responseWriter
 	id    [1]string     // the X-Request-Id value; cap 1, so Add copies
 	logCx accessLineCtx // see LogWriter
@@ -36,7 +37,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st := &requestState{}
 	st.info.RequestID = newRequestID()
 	st.rw = responseWriter{ResponseWriter: w, info: &st.info}
-	r = reqinfo.AttachNew(r, &st.info)
+	r = reqinfo.AttachNew(r, &st.info, &st.cx)
 	st.id[0] = st.info.RequestID
 	w.Header()["X-Request-Id"] = st.id[:]
 	start := time.Now()

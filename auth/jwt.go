@@ -329,7 +329,7 @@ func (j *JWT) Verify(r *http.Request, raw string) (*Identity, error) {
 	}
 	var key [sha256.Size]byte
 	if j.cache != nil {
-		key = sha256.Sum256([]byte(raw))
+		key = cacheKey(raw)
 		now := j.now()
 		if id, ok := j.cache.get(&key, now); ok {
 			// Only tokens that passed the lifetime rule are cached; asking
@@ -349,6 +349,18 @@ func (j *JWT) Verify(r *http.Request, raw string) (*Identity, error) {
 		j.cache.put(&key, v.id, v.notFrom(j.leeway), v.id.ExpiresAt.Add(j.leeway), j.now())
 	}
 	return j.checkRevoked(r.Context(), v.id)
+}
+
+// cacheKey is the verified-token cache's key for raw: its SHA-256, since
+// a hit skips the signature check and the key must not be forgeable. A
+// token of usual size is copied to the stack to be hashed, where
+// []byte(raw) would allocate on every request.
+func cacheKey(raw string) [sha256.Size]byte {
+	var buf [1024]byte
+	if len(raw) <= len(buf) {
+		return sha256.Sum256(append(buf[:0], raw...))
+	}
+	return sha256.Sum256([]byte(raw))
 }
 
 // numericDate converts a JWT NumericDate, which may carry a fraction of a

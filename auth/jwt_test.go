@@ -494,6 +494,32 @@ func TestVerifiedTokenCache(t *testing.T) {
 	}
 }
 
+// TestVerifiedTokenCacheKeysTheWholeToken: the cache key covers every
+// byte of the token, on both sides of the size up to which it is hashed
+// from a stack copy, so a forgery that shares a cached token's prefix is
+// verified afresh and refused.
+func TestVerifiedTokenCacheKeysTheWholeToken(t *testing.T) {
+	j := newJWT(t, auth.JWTConfig{Keys: []auth.JWTKey{{Algorithm: "HS256", Secret: hmacSecret}}})
+	req := httptest.NewRequest("GET", "/", nil)
+	var short, long bool
+	for pad := 420; pad < 760; pad += 3 {
+		tok := sign(t, jwt.SigningMethodHS256, hmacSecret, claims(map[string]any{"pad": strings.Repeat("x", pad)}), nil)
+		short, long = short || len(tok) <= 1024, long || len(tok) > 1024
+		if _, err := j.Verify(req, tok); err != nil {
+			t.Fatalf("%d-byte token: %v", len(tok), err)
+		}
+		// The last signature character changed: same prefix, same length.
+		last := tok[len(tok)-1]
+		forged := tok[:len(tok)-1] + map[bool]string{true: "B", false: "A"}[last == 'A']
+		if _, err := j.Verify(req, forged); err == nil {
+			t.Fatalf("%d-byte token: a forgery sharing a cached token's prefix was accepted", len(tok))
+		}
+	}
+	if !short || !long {
+		t.Fatalf("the paddings did not cover both sides of 1024 bytes (short %v, long %v)", short, long)
+	}
+}
+
 func TestVerifiedTokenCacheIsBounded(t *testing.T) {
 	j := newJWT(t, auth.JWTConfig{Keys: []auth.JWTKey{{Algorithm: "HS256", Secret: hmacSecret}}, CacheSize: 32})
 	req := httptest.NewRequest("GET", "/", nil)

@@ -20,6 +20,8 @@ import (
 // ContentType is the media type of every problem document.
 const ContentType = "application/problem+json; charset=utf-8"
 
+var contentType = httpjson.NewContentType(ContentType)
+
 // Problem is one RFC 9457 problem document with Warden's extension members.
 type Problem struct {
 	Type    string              `json:"type"`
@@ -62,7 +64,7 @@ func (p *Problem) WithDetails(messages ...string) *Problem {
 // Write sends p. Headers already set by the caller (WWW-Authenticate,
 // Retry-After, Allow) are kept; Content-Type and Content-Length are replaced.
 func (p *Problem) Write(w http.ResponseWriter) {
-	httpjson.Write(w, p.Status, ContentType, p)
+	httpjson.Write(w, p.Status, contentType, p)
 }
 
 // Write sends a problem for status with detail as its sentence.

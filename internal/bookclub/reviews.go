@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -243,35 +242,9 @@ func (c *social) handleListReviews(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := `SELECT ` + reviewColumns + ` FROM reviews r WHERE ` + where
-	qargs := slices.Clone(args)
-	if kw, kargs := p.where(); kw != "" {
-		q += ` AND ` + kw
-		qargs = append(qargs, kargs...)
-	}
-	tail, targs := p.orderLimit()
-	st, err := c.preparedStmt(ctx, q+` `+tail)
+	rows, err := queryPage(ctx, c.Service, q, args, p, func(rows *sql.Rows) (reviewRow, error) { return scanReview(rows) })
 	if err != nil {
 		c.fail(w, r, err)
-		return
-	}
-	rs, err := st.QueryContext(ctx, append(qargs, targs...)...)
-	if err != nil {
-		c.fail(w, r, dbErr(err))
-		return
-	}
-	var rows []reviewRow
-	for rs.Next() {
-		v, err := scanReview(rs)
-		if err != nil {
-			rs.Close()
-			c.fail(w, r, dbErr(err))
-			return
-		}
-		rows = append(rows, v)
-	}
-	rs.Close()
-	if err := rs.Err(); err != nil {
-		c.fail(w, r, dbErr(err))
 		return
 	}
 	views, err := c.reviewViews(ctx, rows)

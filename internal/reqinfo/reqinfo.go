@@ -65,10 +65,30 @@ func WithCopy(r *http.Request) (*http.Request, *Info) {
 	return r.WithContext(context.WithValue(r.Context(), key{}, info)), info
 }
 
-// AttachNew returns r carrying info, which the caller allocated (possibly
-// inside a larger per-request struct).
-func AttachNew(r *http.Request, info *Info) *http.Request {
-	return r.WithContext(context.WithValue(r.Context(), key{}, info))
+// Carrier is a context carrying an Info, for a caller that allocates
+// both inside a larger per-request struct (see AttachNew): one allocation
+// fewer per request than context.WithValue. Everything but the Info is
+// asked of the parent, cancellation included, so the context package
+// still sees the parent's cancelCtx and starts no goroutine for it.
+type Carrier struct {
+	context.Context
+	info *Info
+}
+
+// Value returns the Info for reqinfo's key and asks the parent otherwise.
+func (c *Carrier) Value(k any) any {
+	if _, ok := k.(key); ok {
+		return c.info
+	}
+	return c.Context.Value(k)
+}
+
+// AttachNew returns r carrying info through c, both of which the caller
+// allocated (inside a larger per-request struct); c must not be reused
+// while the request lives.
+func AttachNew(r *http.Request, info *Info, c *Carrier) *http.Request {
+	c.Context, c.info = r.Context(), info
+	return r.WithContext(c)
 }
 
 // Attach returns r with an Info attached, reusing one already present.

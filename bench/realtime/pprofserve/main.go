@@ -25,6 +25,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/wardenhq/warden"
 	"github.com/wardenhq/warden/internal/app"
 	"github.com/wardenhq/warden/internal/config"
 )
@@ -56,7 +57,11 @@ func run() error {
 	}
 	go func() { _ = http.Serve(ln, http.DefaultServeMux) }()
 
-	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	// As warden serve does: the log through a LogWriter, so that the
+	// profile shows the access log as the real server pays for it.
+	lw := warden.NewLogWriter(os.Stderr, warden.LogWriterOptions{})
+	defer func() { _ = lw.Close() }()
+	logger := slog.New(lw.JSONHandler(nil))
 	cfg, err := config.Load(nil, os.LookupEnv)
 	if err != nil {
 		return err
