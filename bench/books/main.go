@@ -84,10 +84,7 @@ func main() {
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (data, binaries, logs)")
 	flag.StringVar(&o.serverLog, "server-log", "", "write warden serve's log (one access line per request) to `file`; discarded by default")
 	flag.Parse()
-	if served, err := benchproc.ServeBareFromEnv(); served {
-		fmt.Fprintln(os.Stderr, "books: bare:", err)
-		os.Exit(1)
-	}
+	benchproc.ServeBareIfChild("books")
 	code, err := run(o)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "books:", err)
@@ -100,23 +97,14 @@ func run(o options) (int, error) {
 	if o.deep < 2 || o.books < o.deep*20 {
 		return 0, fmt.Errorf("-books %d does not fill page %d of 20", o.books, o.deep)
 	}
-	root, err := benchproc.ModuleRoot()
+	root, tmp, remove, err := benchproc.Workdir("warden-books-bench-", o.keep)
 	if err != nil {
 		return 0, err
 	}
-	tmp, err := os.MkdirTemp("", "warden-books-bench-")
-	if err != nil {
-		return 0, err
-	}
-	if o.keep {
-		fmt.Fprintln(os.Stderr, "keeping", tmp)
-	} else {
-		defer os.RemoveAll(tmp)
-	}
-	say := func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
+	defer remove()
 
 	wardenBin, loadBin := filepath.Join(tmp, "warden"), filepath.Join(tmp, "load")
-	say("building warden and the load generator")
+	benchproc.Say("building warden and the load generator")
 	for _, b := range [][2]string{{wardenBin, "./cmd/warden"}, {loadBin, "./bench/load"}} {
 		if err := benchproc.Build(root, b[0], b[1]); err != nil {
 			return 0, err
@@ -131,25 +119,20 @@ func run(o options) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	say("seeding %d books through SQL", o.books)
+	benchproc.Say("seeding %d books through SQL", o.books)
 	start := time.Now()
 	if err := seed(filepath.Join(srv.DataDir, "warden.db"), userID, o.books); err != nil {
 		return 0, fmt.Errorf("seed: %w", err)
 	}
-	say("seeded in %v", time.Since(start).Round(time.Millisecond))
+	benchproc.Say("seeded in %v", time.Since(start).Round(time.Millisecond))
 
 	// The server: warden serve, as deployed, in its own process.
 	logFile := os.DevNull
 	if o.serverLog != "" {
 		logFile = o.serverLog
 	}
-	logs, err := os.Create(logFile)
-	if err != nil {
-		return 0, err
-	}
-	defer logs.Close()
 	defer srv.Stop()
-	if err := srv.Start(logs); err != nil {
+	if err := srv.StartLog(logFile); err != nil {
 		return 0, err
 	}
 	base := srv.Base()
@@ -163,7 +146,7 @@ func run(o options) (int, error) {
 	if first.Count != int64(o.books) || len(first.Results) != 20 {
 		return 0, fmt.Errorf("first page: count %d with %d results, want %d with 20", first.Count, len(first.Results), o.books)
 	}
-	say("walking next to page %d", o.deep)
+	benchproc.Say("walking next to page %d", o.deep)
 	cursor, p := first.Next, first
 	for page := 2; page <= o.deep; page++ {
 		if cursor == nil {
@@ -200,7 +183,7 @@ func run(o options) (int, error) {
 	defer benchproc.Stop(bare)
 	bareURL := "http://" + bareAddr + "/api/books"
 
-	say("first page %d bytes; driving bare, first, page1, cursor%d, offset%d", len(firstBody), o.deep, o.deep)
+	benchproc.Say("first page %d bytes; driving bare, first, page1, cursor%d, offset%d", len(firstBody), o.deep, o.deep)
 	wpid, bpid := strconv.Itoa(srv.PID()), strconv.Itoa(bare.Process.Pid)
 	args := []string{"-json",
 		"-workers", strconv.Itoa(o.workers), "-rounds", strconv.Itoa(o.rounds),
@@ -272,11 +255,11 @@ func printSummary(w io.Writer, r *loadReport, o options) {
 	firstRatio := ratio(first.MedianRPS, bare.MedianRPS)
 	deep := ratio(first.MedianRPS, cursor.MedianRPS)
 	fmt.Fprintf(w, "first page / bare (req/s): %.3fx (target >= %.2fx: %s); server CPU per request %.3fx bare's\n",
-		firstRatio, FirstPageTarget, verdict(firstRatio >= FirstPageTarget), ratio(first.ServerCPU, bare.ServerCPU))
+		firstRatio, FirstPageTarget, benchproc.Verdict(firstRatio >= FirstPageTarget), ratio(first.ServerCPU, bare.ServerCPU))
 	fmt.Fprintf(w, "?page=1, rendered every time / bare (req/s): %.3fx; server CPU per request %.3fx bare's\n",
 		ratio(page1.MedianRPS, bare.MedianRPS), ratio(page1.ServerCPU, bare.ServerCPU))
 	fmt.Fprintf(w, "cursor page %d / first page (time per request): %.2fx (target <= %.1fx: %s); server CPU %.2fx\n",
-		o.deep, deep, DeepCursorTarget, verdict(deep <= DeepCursorTarget), ratio(cursor.ServerCPU, first.ServerCPU))
+		o.deep, deep, DeepCursorTarget, benchproc.Verdict(deep <= DeepCursorTarget), ratio(cursor.ServerCPU, first.ServerCPU))
 	fmt.Fprintf(w, "cursor page %d / ?page=1, both rendered (time per request): %.2fx; server CPU %.2fx\n",
 		o.deep, ratio(page1.MedianRPS, cursor.MedianRPS), ratio(cursor.ServerCPU, page1.ServerCPU))
 	fmt.Fprintf(w, "offset ?page=%d / first page (time per request): %.2fx; server CPU %.2fx\n",
@@ -286,13 +269,6 @@ func printSummary(w io.Writer, r *loadReport, o options) {
 			fmt.Fprintf(w, "ERRORS on %s: %d, first: %s\n", t.Name, t.Errors, t.FirstErr)
 		}
 	}
-}
-
-func verdict(ok bool) string {
-	if ok {
-		return "met"
-	}
-	return "NOT met"
 }
 
 // seed inserts n books added by userID in one transaction, and sets the

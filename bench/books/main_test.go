@@ -10,9 +10,7 @@ import (
 
 // TestMain lets the test binary serve as the bare server child.
 func TestMain(m *testing.M) {
-	if served, _ := benchproc.ServeBareFromEnv(); served {
-		os.Exit(1)
-	}
+	benchproc.ServeBareIfChild("books")
 	os.Exit(m.Run())
 }
 

@@ -85,10 +85,7 @@ type options struct {
 }
 
 func main() {
-	if served, err := benchproc.ServeBareFromEnv(); served {
-		fmt.Fprintln(os.Stderr, "compare: bare:", err)
-		os.Exit(1)
-	}
+	benchproc.ServeBareIfChild("compare")
 	var o options
 	flag.IntVar(&o.rounds, "rounds", 3, "interleaved rounds; each drives every target once")
 	flag.DurationVar(&o.duration, "duration", 6*time.Second, "measured time per round and target (whole seconds for wrk)")
@@ -109,23 +106,7 @@ func main() {
 		os.Exit(2)
 	}
 	rep, err := run(context.Background(), o)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "compare:", err)
-		os.Exit(1)
-	}
-	if o.asJSON {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(rep)
-	} else {
-		printReport(os.Stdout, rep)
-	}
-	if problems := rep.problems(); len(problems) > 0 {
-		for _, p := range problems {
-			fmt.Fprintln(os.Stderr, "compare:", p)
-		}
-		os.Exit(1)
-	}
+	benchproc.Finish("compare", rep, err, o.asJSON, printReport, (*report).problems)
 	if o.smoke {
 		fmt.Fprintln(os.Stderr, "compare: smoke: every target served 200s at a non-zero rate")
 	}
@@ -181,22 +162,13 @@ func run(ctx context.Context, o options) (*report, error) {
 	if err != nil {
 		return nil, err
 	}
-	root, err := benchproc.ModuleRoot()
+	root, tmp, remove, err := benchproc.Workdir("warden-compare-", o.keep)
 	if err != nil {
 		return nil, err
 	}
-	tmp, err := os.MkdirTemp("", "warden-compare-")
-	if err != nil {
-		return nil, err
-	}
-	if o.keep {
-		fmt.Fprintln(os.Stderr, "keeping", tmp)
-	} else {
-		defer os.RemoveAll(tmp)
-	}
-	say := func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
+	defer remove()
 
-	say("building warden, the Gin peer%s", gen.buildNote())
+	benchproc.Say("building warden, the Gin peer%s", gen.buildNote())
 	wardenBin, ginBin := filepath.Join(tmp, "warden"), filepath.Join(tmp, "gin-peer")
 	if err := benchproc.Build(root, wardenBin, "./cmd/warden"); err != nil {
 		return nil, err
@@ -221,16 +193,11 @@ func run(ctx context.Context, o options) (*report, error) {
 	if logPath == "" {
 		logPath = filepath.Join(tmp, "warden.log")
 	}
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	defer logFile.Close()
 	defer w.Stop()
-	if err := w.Start(logFile); err != nil {
+	if err := w.StartLog(logPath); err != nil {
 		return nil, err
 	}
-	access, err := login(w.Base(), username, password)
+	access, err := w.Login(username, password)
 	if err != nil {
 		return nil, err
 	}
@@ -287,7 +254,7 @@ func run(ctx context.Context, o options) (*report, error) {
 		Duration: o.duration, Warmup: o.warmup, Smoke: o.smoke, Targets: targets,
 		AccessLog: "warden serve's stderr (JSON, one line per request) and Gin's logger, each to a file",
 	}
-	say("load average %s; %s -t%d -c%d; %d rounds of %v (after %v warm-up) per target", rep.LoadAverage, gen.name(), o.threads, o.conns, o.rounds, o.duration, o.warmup)
+	benchproc.Say("load average %s; %s -t%d -c%d; %d rounds of %v (after %v warm-up) per target", rep.LoadAverage, gen.name(), o.threads, o.conns, o.rounds, o.duration, o.warmup)
 	for round := range o.rounds {
 		for i := range targets {
 			// The order rotates, so that no target always follows the
@@ -318,7 +285,7 @@ func run(ctx context.Context, o options) (*report, error) {
 				t.CPUPerReq = append(t.CPUPerReq, us)
 				note = fmt.Sprintf(", server %.1f CPU-us/request", us)
 			}
-			say("round %d  %-13s %8.0f req/s%s", round+1, t.Name, res.rps, note)
+			benchproc.Say("round %d  %-13s %8.0f req/s%s", round+1, t.Name, res.rps, note)
 		}
 	}
 	rep.Ratios = ratios(targets)
@@ -343,23 +310,6 @@ func routeHeaders(h http.Header) http.Header {
 		delete(out, k)
 	}
 	return out
-}
-
-// login logs in once, as a client does, and returns the access token.
-func login(base, username, password string) (string, error) {
-	body, _ := json.Marshal(map[string]string{"username": username, "password": password})
-	resp, err := benchproc.Client.Post(base+"/api/auth/login", "application/json", bytes.NewReader(body))
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	var out struct {
-		Access string `json:"access"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusOK || out.Access == "" {
-		return "", fmt.Errorf("login: %d, %v", resp.StatusCode, err)
-	}
-	return out.Access, nil
 }
 
 // get asks u once with header and insists on a 200 with a body.
@@ -418,17 +368,8 @@ func startGin(bin, logPath string, jwtBody []byte) (*exec.Cmd, string, string, e
 	}
 	cmd := exec.Command(bin, "-log", logPath, "-origin", origin, "-issuer", "warden")
 	cmd.Env = append(os.Environ(), "GIN_PEER_SECRET="+hex.EncodeToString(key))
-	out, err := cmd.StdoutPipe()
+	addr, err := benchproc.StartServer("gin peer", cmd)
 	if err != nil {
-		return nil, "", "", err
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return nil, "", "", err
-	}
-	addr, err := benchproc.ReadAddr("gin peer", out)
-	if err != nil {
-		benchproc.Stop(cmd)
 		return nil, "", "", err
 	}
 	return cmd, addr, token, nil
@@ -579,12 +520,8 @@ func printReport(w io.Writer, r *report) {
 		if rt.Target == 0 {
 			continue
 		}
-		verdict := "met"
-		if rt.RPS.Median < rt.Target {
-			verdict = "NOT met"
-		}
 		fmt.Fprintf(w, "- %s / %s: %.2fx req/s (rounds %.2f–%.2f), %.2fx by CPU per request; target >= %.2fx: %s\n",
-			rt.Of, rt.To, rt.RPS.Median, rt.RPS.Min, rt.RPS.Max, rt.CPU.Median, rt.Target, verdict)
+			rt.Of, rt.To, rt.RPS.Median, rt.RPS.Min, rt.RPS.Max, rt.CPU.Median, rt.Target, benchproc.Verdict(rt.RPS.Median >= rt.Target))
 	}
 }
 

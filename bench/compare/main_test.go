@@ -11,9 +11,7 @@ import (
 
 // TestMain lets the test binary serve as the bare server child.
 func TestMain(m *testing.M) {
-	if served, _ := benchproc.ServeBareFromEnv(); served {
-		os.Exit(1)
-	}
+	benchproc.ServeBareIfChild("compare")
 	os.Exit(m.Run())
 }
 

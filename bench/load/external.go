@@ -17,7 +17,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -139,9 +138,7 @@ func runExternal(o options, asJSON bool) int {
 		return 1
 	}
 	if asJSON {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
+		if err := benchproc.WriteJSON(os.Stdout, rep); err != nil {
 			fmt.Fprintln(os.Stderr, "load:", err)
 			return 1
 		}
@@ -249,18 +246,9 @@ func externalSide(name, url string, workers int) *side {
 // fetchWant asks the target once; its 200 body is the expected body of
 // every later answer.
 func (s *side) fetchWant(ctx context.Context) error {
-	req, err := s.newRequest()
+	resp, body, err := s.fetch(ctx)
 	if err != nil {
 		return err
-	}
-	resp, err := s.client.Do(req.WithContext(ctx))
-	if err != nil {
-		return fmt.Errorf("%s: %w", s.name, err)
-	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return fmt.Errorf("%s: read body: %w", s.name, err)
 	}
 	if resp.StatusCode != http.StatusOK || len(body) == 0 {
 		return fmt.Errorf("%s: got %d with %d bytes, want 200 with a body", s.name, resp.StatusCode, len(body))

@@ -26,7 +26,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -176,9 +175,7 @@ func main() {
 		os.Exit(1)
 	}
 	if *asJSON {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
+		if err := benchproc.WriteJSON(os.Stdout, rep); err != nil {
 			fmt.Fprintln(os.Stderr, "load:", err)
 			os.Exit(1)
 		}
@@ -419,23 +416,32 @@ func (s *side) newRequest() (*http.Request, error) {
 	return req, nil
 }
 
-// check sends one request before measuring and insists on the expected
-// answer; for the pipeline also on its headers, and on a 401 without the
-// token, which shows authentication is really enforced.
-func (s *side) check(ctx context.Context, pipeline bool) error {
+// fetch sends one request as the load does, outside the measurement,
+// and reads the answer whole.
+func (s *side) fetch(ctx context.Context) (*http.Response, []byte, error) {
 	req, err := s.newRequest()
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	req = req.WithContext(ctx)
-	resp, err := s.client.Do(req)
+	resp, err := s.client.Do(req.WithContext(ctx))
 	if err != nil {
-		return fmt.Errorf("%s: %w", s.name, err)
+		return nil, nil, fmt.Errorf("%s: %w", s.name, err)
 	}
 	body, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if err != nil {
-		return fmt.Errorf("%s: read body: %w", s.name, err)
+		return nil, nil, fmt.Errorf("%s: read body: %w", s.name, err)
+	}
+	return resp, body, nil
+}
+
+// check sends one request before measuring and insists on the expected
+// answer; for the pipeline also on its headers, and on a 401 without the
+// token, which shows authentication is really enforced.
+func (s *side) check(ctx context.Context, pipeline bool) error {
+	resp, body, err := s.fetch(ctx)
+	if err != nil {
+		return err
 	}
 	if resp.StatusCode != http.StatusOK || string(body) != benchfixture.ResponseBody {
 		return fmt.Errorf("%s: got %d %q, want 200 %q", s.name, resp.StatusCode, body, benchfixture.ResponseBody)
@@ -551,7 +557,7 @@ func (s *side) errors() int64 {
 
 func printReport(w io.Writer, r *report) {
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "ratio pipeline/bare (median rps): %.3fx  (target >= %.2fx: %s)\n", r.Ratio, r.Target, verdict(r.MeetsTarget))
+	fmt.Fprintf(w, "ratio pipeline/bare (median rps): %.3fx  (target >= %.2fx: %s)\n", r.Ratio, r.Target, benchproc.Verdict(r.MeetsTarget))
 	fmt.Fprintf(w, "ratio within each round: %s (median %.3fx)\n", formatEach("%.3fx", r.RoundRatios), r.MedianRound)
 	if r.CPURatio > 0 {
 		fmt.Fprintf(w, "CPU ratio (bare / pipeline CPU-us per request, whole process): %.3fx\n", r.CPURatio)
@@ -578,13 +584,6 @@ func printReport(w io.Writer, r *report) {
 			fmt.Fprintf(w, "ERRORS on %s: %d, first: %s\n", s.Name, s.Errors, s.FirstError)
 		}
 	}
-}
-
-func verdict(ok bool) string {
-	if ok {
-		return "met"
-	}
-	return "NOT met"
 }
 
 // formatEach formats every value with format, separated by spaces.

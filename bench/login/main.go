@@ -44,9 +44,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -131,23 +129,7 @@ func main() {
 		os.Exit(2)
 	}
 	rep, err := run(o)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "login:", err)
-		os.Exit(1)
-	}
-	if o.asJSON {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(rep)
-	} else {
-		printReport(os.Stdout, rep)
-	}
-	if p := rep.problems(); len(p) > 0 {
-		for _, s := range p {
-			fmt.Fprintln(os.Stderr, "login:", s)
-		}
-		os.Exit(1)
-	}
+	benchproc.Finish("login", rep, err, o.asJSON, printReport, (*report).problems)
 	if o.smoke {
 		fmt.Fprintln(os.Stderr, "login: smoke: logins, the flood and the health checks answered as expected")
 	}
@@ -219,20 +201,11 @@ type health struct {
 }
 
 func run(o options) (*report, error) {
-	root, err := benchproc.ModuleRoot()
+	root, tmp, remove, err := benchproc.Workdir("warden-login-", o.keep)
 	if err != nil {
 		return nil, err
 	}
-	tmp, err := os.MkdirTemp("", "warden-login-")
-	if err != nil {
-		return nil, err
-	}
-	if o.keep {
-		fmt.Fprintln(os.Stderr, "keeping", tmp)
-	} else {
-		defer os.RemoveAll(tmp)
-	}
-	say := func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
+	defer remove()
 
 	rep := &report{
 		GoVersion: runtime.Version(), NumCPU: runtime.NumCPU(), LoadAverage: benchproc.LoadAverage(),
@@ -242,7 +215,7 @@ func run(o options) (*report, error) {
 	p := rep.Params
 	bin := o.bin
 	if bin == "" {
-		say("building warden")
+		benchproc.Say("building warden")
 		bin = filepath.Join(tmp, "warden")
 		if err := benchproc.Build(root, bin, "./cmd/warden"); err != nil {
 			return nil, err
@@ -257,7 +230,7 @@ func run(o options) (*report, error) {
 	if err != nil {
 		return nil, err
 	}
-	say("creating %d users", o.users)
+	benchproc.Say("creating %d users", o.users)
 	users := make([]credential, o.users)
 	for i := range users {
 		users[i] = credential{Username: "bench" + strconv.Itoa(i+1), Password: "login bench passphrase " + strconv.Itoa(i+1)}
@@ -271,12 +244,12 @@ func run(o options) (*report, error) {
 	w.Env = append(w.Env, o.serverEnv...)
 
 	timeHashes := func() error {
-		say("timing Argon2id (%d hashes alone, then %d per CPU at once)", o.hashes, o.hashes)
+		benchproc.Say("timing Argon2id (%d hashes alone, then %d per CPU at once)", o.hashes, o.hashes)
 		h, err := runChild[hashResult]("hash", hashConfig{Params: p, Hashes: o.hashes}, nil)
 		if err != nil {
 			return err
 		}
-		say("  one hash %v (fastest %v, %.1f CPU-ms); %d CPUs: limit %.1f/s; all CPUs hashing at once: %.1f/s",
+		benchproc.Say("  one hash %v (fastest %v, %.1f CPU-ms); %d CPUs: limit %.1f/s; all CPUs hashing at once: %.1f/s",
 			h.Single.Round(100*time.Microsecond), h.SingleMin.Round(100*time.Microsecond), ms(h.CPU), h.GOMAXPROCS, h.Limit(), h.Parallel)
 		rep.Hash = append(rep.Hash, *h)
 		return nil
@@ -287,7 +260,7 @@ func run(o options) (*report, error) {
 
 	if o.rounds > 0 {
 		mem, err := withServer(w, filepath.Join(tmp, "serve-throughput.log"), func(pid int) error {
-			if err := checkLogin(loginURL, users[0]); err != nil {
+			if _, err := w.Login(users[0].Username, users[0].Password); err != nil {
 				return err
 			}
 			for i := range o.rounds {
@@ -303,7 +276,7 @@ func run(o options) (*report, error) {
 					r.CPUPerLogin = float64((cpu1 - cpu0).Microseconds()) / 1000 / float64(n)
 				}
 				rep.Rounds = append(rep.Rounds, r)
-				say("round %d: %.1f logins/s, server %.1f CPU-ms/login, latency p50 %.0f ms p99 %.0f ms, answers %v",
+				benchproc.Say("round %d: %.1f logins/s, server %.1f CPU-ms/login, latency p50 %.0f ms p99 %.0f ms, answers %v",
 					i+1, r.LoginsPerSec, r.CPUPerLogin, g.OK.P50, g.OK.P99, g.Status)
 			}
 			return nil
@@ -324,7 +297,7 @@ func run(o options) (*report, error) {
 
 	if o.floodClients > 0 {
 		f := &flood{Clients: o.floodClients, Users: min(o.floodClients, len(users)), Duration: o.flood}
-		say("flood: %d clients for %v (%d as real users, the rest as unknown usernames)", f.Clients, f.Duration, f.Users)
+		benchproc.Say("flood: %d clients for %v (%d as real users, the rest as unknown usernames)", f.Clients, f.Duration, f.Users)
 		var hc *healthChecker
 		mem, err := withServer(w, filepath.Join(tmp, "serve-flood.log"), func(int) error {
 			g, err := startGenerator(genConfig{URL: loginURL, Clients: o.floodClients, Users: users[:f.Users], Duration: o.flood}, nil)
@@ -342,7 +315,7 @@ func run(o options) (*report, error) {
 		}
 		f.Memory = *mem
 		rep.Flood = f
-		say("flood: answers %v; peak RSS %.0f MiB (budget %d MiB); health checks %d/%d 200, max %.0f ms",
+		benchproc.Say("flood: answers %v; peak RSS %.0f MiB (budget %d MiB); health checks %d/%d 200, max %.0f ms",
 			f.Gen.Status, mib(f.Memory.Peak), o.budgetMiB, f.Health.OK, f.Health.Asked, f.Health.Max)
 	}
 	return rep, nil
@@ -353,13 +326,9 @@ func run(o options) (*report, error) {
 // stops it. around, when not nil, starts something with the server's
 // base URL once it is ready and returns what stops it when load ends.
 func withServer(w *benchproc.Warden, logPath string, load func(pid int) error, around func(base string) func()) (*phaseMemory, error) {
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	defer logFile.Close()
 	defer w.Stop()
-	if err := w.Start(logFile); err != nil {
+	err := w.StartLog(logPath)
+	if err != nil {
 		return nil, err
 	}
 	pid := w.PID()
@@ -405,24 +374,6 @@ func withServer(w *benchproc.Warden, logPath string, load func(pid int) error, a
 	}
 	m.Peak, m.IdleAfter = end.Peak, end.RSS
 	return &m, nil
-}
-
-// checkLogin logs in once and insists on a 200 with an access token.
-func checkLogin(url string, c credential) error {
-	body, _ := json.Marshal(c)
-	resp, err := benchproc.Client.Post(url, "application/json", bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	var out struct {
-		Access string `json:"access"`
-	}
-	raw, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK || json.Unmarshal(raw, &out) != nil || out.Access == "" {
-		return fmt.Errorf("login as %s: %d %s", c.Username, resp.StatusCode, raw)
-	}
-	return nil
 }
 
 // healthChecker asks a health URL every 100 ms until stopped.
@@ -564,11 +515,7 @@ func printReport(w io.Writer, r *report) {
 		if m := r.Throughput; m != nil {
 			fmt.Fprintf(w, "Server memory with %d clients: RSS %.0f MiB idle before, peak %.0f MiB (VmHWM), %.0f MiB 3 s after.\n\n", r.Clients, mib(m.Before.RSS), mib(m.Peak), mib(m.IdleAfter))
 		}
-		verdict := "met"
-		if med < LoginTarget*r.Limit {
-			verdict = "NOT met"
-		}
-		fmt.Fprintf(w, "- logins/s vs the Argon2id limit (%.1f/s): %.2fx; target >= %.2fx: %s\n\n", r.Limit, med/r.Limit, LoginTarget, verdict)
+		fmt.Fprintf(w, "- logins/s vs the Argon2id limit (%.1f/s): %.2fx; target >= %.2fx: %s\n\n", r.Limit, med/r.Limit, LoginTarget, benchproc.Verdict(med >= LoginTarget*r.Limit))
 	}
 	if f := r.Flood; f != nil {
 		g := f.Gen
@@ -582,12 +529,8 @@ func printReport(w io.Writer, r *report) {
 		fmt.Fprintf(w, "Latency of every answer: p50 %.0f ms, p99 %.0f ms, max %.0f ms.\n\n", g.All.P50, g.All.P99, g.All.Max)
 		m := f.Memory
 		limit := float64(r.BudgetMiB + RSSHeadroomMiB)
-		verdict := "met"
-		if mib(m.Peak) > limit {
-			verdict = "NOT met"
-		}
 		fmt.Fprintf(w, "| server memory | RSS idle before | peak RSS (VmHWM) | largest sample | RSS 3 s after | target: budget + %d MiB |\n|---|---|---|---|---|---|\n", RSSHeadroomMiB)
-		fmt.Fprintf(w, "| MiB | %.0f | **%.0f** | %.0f | %.0f | %.0f: %s |\n\n", mib(m.Before.RSS), mib(m.Peak), mib(m.MaxSample), mib(m.IdleAfter), limit, verdict)
+		fmt.Fprintf(w, "| MiB | %.0f | **%.0f** | %.0f | %.0f | %.0f: %s |\n\n", mib(m.Before.RSS), mib(m.Peak), mib(m.MaxSample), mib(m.IdleAfter), limit, benchproc.Verdict(mib(m.Peak) <= limit))
 		fmt.Fprintf(w, "Health checks (GET /healthz every 100 ms): %d of %d answered 200; p99 %.1f ms, max %.1f ms.\n",
 			f.Health.OK, f.Health.Asked, f.Health.P99, f.Health.Max)
 	}

@@ -273,21 +273,13 @@ func run(o options, out io.Writer) (int, error) {
 	if o.messageBytes < minMessageBytes || o.messageBytes > 1000 {
 		return 0, fmt.Errorf("-message-bytes must be %d to 1000", minMessageBytes)
 	}
-	scenarios := []string{scenarioSSE, scenarioWS}
-	switch o.scenario {
-	case "":
-	case scenarioSSE, scenarioWS:
-		scenarios = []string{o.scenario}
-	default:
-		return 0, fmt.Errorf("-scenario %q: want sse or ws", o.scenario)
+	scenarios, err := only("scenario", o.scenario, scenarioSSE, scenarioWS)
+	if err != nil {
+		return 0, err
 	}
-	sides := []string{sideBaseline, sideWarden}
-	switch o.side {
-	case "":
-	case sideBaseline, sideWarden:
-		sides = []string{o.side}
-	default:
-		return 0, fmt.Errorf("-side %q: want baseline or warden", o.side)
+	sides, err := only("side", o.side, sideBaseline, sideWarden)
+	if err != nil {
+		return 0, err
 	}
 	limit, err := raiseFileLimit()
 	if err != nil {
@@ -299,18 +291,16 @@ func run(o options, out io.Writer) (int, error) {
 		return 0, fmt.Errorf("the open-file limit is %d; %d streams need about %d (raise the hard limit: ulimit -Hn)", limit, o.streams, need)
 	}
 	b := &bench{o: o, topo: topology{Rooms: o.streams / o.members, Members: o.members},
-		say: func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }}
+		say: benchproc.Say}
 	if b.self, err = os.Executable(); err != nil {
 		return 0, err
 	}
-	if b.tmp, err = os.MkdirTemp("", "warden-realtime-bench-"); err != nil {
+	// perf's data files are the point of -perf: kept too.
+	var remove func()
+	if b.tmp, remove, err = benchproc.TempDir("warden-realtime-bench-", o.keep || o.perf); err != nil {
 		return 0, err
 	}
-	if o.keep || o.perf {
-		b.say("keeping %s", b.tmp)
-	} else {
-		defer os.RemoveAll(b.tmp)
-	}
+	defer remove()
 	if o.side != sideBaseline {
 		if err := b.prepare(); err != nil {
 			return 0, err
@@ -339,9 +329,7 @@ func run(o options, out io.Writer) (int, error) {
 		}
 	}
 	if o.asJSON {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(results); err != nil {
+		if err := benchproc.WriteJSON(out, results); err != nil {
 			return 0, err
 		}
 	}
@@ -359,6 +347,18 @@ func run(o options, out io.Writer) (int, error) {
 		return 1, nil
 	}
 	return 0, nil
+}
+
+// only is the value of flag -name: every one of all when it is empty,
+// else the one of all it names.
+func only(name, value string, all ...string) ([]string, error) {
+	switch {
+	case value == "":
+		return all, nil
+	case slices.Contains(all, value):
+		return []string{value}, nil
+	}
+	return nil, fmt.Errorf("-%s %q: want %s", name, value, strings.Join(all, " or "))
 }
 
 // prepare builds warden, migrates and seeds its database.
@@ -445,12 +445,8 @@ func (b *bench) runOne(round int, scenario, side string) (*runResult, error) {
 		srv = b.command(w.Bin, "serve")
 		srv.Env = append(w.Env, "GODEBUG=gctrace=1")
 		srv.Stdout, srv.Stderr = logFile, logFile
-		started = time.Now()
-		if err := srv.Start(); err != nil {
-			return nil, err
-		}
 		defer benchproc.Stop(srv)
-		if err := b.prioritise(srv); err != nil {
+		if started, err = b.start(srv); err != nil {
 			return nil, err
 		}
 		if err := benchproc.WaitReady(w.Base()+"/readyz", 30*time.Second); err != nil {
@@ -465,12 +461,8 @@ func (b *bench) runOne(round int, scenario, side string) (*runResult, error) {
 		if err != nil {
 			return nil, err
 		}
-		started = time.Now()
-		if err := srv.Start(); err != nil {
-			return nil, err
-		}
 		defer benchproc.Stop(srv)
-		if err := b.prioritise(srv); err != nil {
+		if started, err = b.start(srv); err != nil {
 			return nil, err
 		}
 		if addr, err = benchproc.ReadAddr("baseline hub", stdout); err != nil {
@@ -542,6 +534,17 @@ func (b *bench) command(name string, args ...string) *exec.Cmd {
 	cmd := exec.Command(name, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL}
 	return cmd
+}
+
+// start starts a server child and gives it its priority (prioritise);
+// it returns when the child started, which its gctrace lines' times count
+// from. The caller stops the child (benchproc.Stop) even on an error.
+func (b *bench) start(srv *exec.Cmd) (time.Time, error) {
+	started := time.Now()
+	if err := srv.Start(); err != nil {
+		return started, err
+	}
+	return started, b.prioritise(srv)
 }
 
 // prioritise applies -nice to a started child: with autogroups, to its

@@ -165,7 +165,7 @@ func printTables(w io.Writer, o options, t topology, results []runResult) {
 				if r.atLeast {
 					ok, op = mr >= r.target, "≥"
 				}
-				target = fmt.Sprintf("%s %.2f×: %s", op, r.target, verdict(ok))
+				target = fmt.Sprintf("%s %.2f×: %s", op, r.target, benchproc.Verdict(ok))
 			}
 			ratio := "–"
 			if len(ratios) > 0 {
@@ -216,11 +216,4 @@ func pick(results []runResult, scenario, side string) []runResult {
 		}
 	}
 	return out
-}
-
-func verdict(ok bool) string {
-	if ok {
-		return "met"
-	}
-	return "NOT met"
 }

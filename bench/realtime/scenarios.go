@@ -62,19 +62,27 @@ func (g *gen) runSSE(rep *genReport) error {
 	rep.RSSIdleKB = g.quietRSS(g.cfg.Settle)
 	rep.IdlePerConnKB = float64(rep.RSSIdleKB-rep.RSSStartKB) / float64(rep.Conns)
 
-	r := phaseReport{Name: "sse", Receivers: t.Members, OfferedPerSec: g.cfg.RoomRate * float64(t.Rooms)}
+	g.openPhase(rep, phaseReport{Name: "sse", Receivers: t.Members, OfferedPerSec: g.cfg.RoomRate * float64(t.Rooms)},
+		rooms, g.cfg.RoomRate, true)
+	return nil
+}
+
+// openPhase measures phase r: rooms driven at ratePerRoom messages a
+// second each (an open loop: the offered rate does not wait for the
+// server), through the warm-up and then the measured window (perf
+// recorded when perf), and adds r to rep.
+func (g *gen) openPhase(rep *genReport, r phaseReport, rooms []roomSenders, ratePerRoom float64, perf bool) {
 	p := newPhase()
 	g.cur.Store(p)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Go(func() { g.driveOpen(p, rooms, g.cfg.RoomRate, stop) })
+	wg.Go(func() { g.driveOpen(p, rooms, ratePerRoom, stop) })
 	g.sleep(g.cfg.Warmup)
-	g.window(p, &r, g.cfg.Duration, true)
+	g.window(p, &r, g.cfg.Duration, perf)
 	close(stop)
 	wg.Wait()
 	g.finish(p, &r)
 	rep.Phases = append(rep.Phases, r)
-	return nil
 }
 
 // runWS is the WebSocket scenario: WSConns members of room 1 connect,
@@ -130,28 +138,19 @@ func (g *gen) runWS(rep *genReport) error {
 
 	// Latency at a fixed offered rate.
 	room.senders = senders[:min(len(senders), sendersPerRoom(g.cfg.WSRate))]
-	r := phaseReport{Name: "ws-rate", Receivers: len(open), OfferedPerSec: g.cfg.WSRate}
-	p := newPhase()
-	g.cur.Store(p)
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() { g.driveOpen(p, []roomSenders{room}, g.cfg.WSRate, stop) })
-	g.sleep(g.cfg.Warmup)
-	g.window(p, &r, g.cfg.Duration, false)
-	close(stop)
-	wg.Wait()
-	g.finish(p, &r)
-	rep.Phases = append(rep.Phases, r)
+	g.openPhase(rep, phaseReport{Name: "ws-rate", Receivers: len(open), OfferedPerSec: g.cfg.WSRate},
+		[]roomSenders{room}, g.cfg.WSRate, false)
 
 	// Throughput: closed loop.
 	room.senders = senders
-	r = phaseReport{Name: "ws-max", Receivers: len(open)}
-	p = newPhase()
+	r := phaseReport{Name: "ws-max", Receivers: len(open)}
+	p := newPhase()
 	p.counts = make([]atomic.Int32, 1<<20)
 	p.need.Store(g.receivers.Load())
 	p.complete = make(chan struct{}, g.cfg.WSWindow)
 	g.cur.Store(p)
-	stop = make(chan struct{})
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
 	var pacing time.Duration
 	var driveErr error
 	driveStart := time.Now()

@@ -50,6 +50,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/wardenhq/warden/bench/internal/benchproc"
 	"github.com/wardenhq/warden/internal/accounts"
 	"github.com/wardenhq/warden/internal/app"
 	"github.com/wardenhq/warden/internal/config"
@@ -99,9 +100,7 @@ func main() {
 		os.Exit(1)
 	}
 	if asJSON {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(rep)
+		_ = benchproc.WriteJSON(os.Stdout, rep)
 		return
 	}
 	printReport(os.Stdout, rep)

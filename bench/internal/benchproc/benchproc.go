@@ -1,8 +1,10 @@
 // Package benchproc holds what the benchmarks that measure from outside
 // share: building binaries of this module, starting the real warden
 // serve on a fresh data directory, the bare net/http server that plays
-// the baseline in a process of its own, and reading a process's CPU time
-// and resident memory.
+// the baseline in a process of its own, reading a process's CPU time
+// and resident memory, and the frame of a benchmark program's run (its
+// temporary directory, progress on stderr, the report on stdout and the
+// exit code: Finish).
 //
 // Every process it starts is a child of the calling program, ended by its
 // own handle (Stop), never by name. Servers listen on 127.0.0.1 only.
@@ -10,6 +12,8 @@ package benchproc
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -132,6 +136,29 @@ func ReadAddr(name string, out io.Reader) (string, error) {
 	return strings.TrimSpace(line), nil
 }
 
+// StartServer starts cmd, a server that prints the address it listens on
+// as the first line of its stdout (its stderr, unless set, is this
+// program's), and returns that address; name is for the error. If no
+// address comes, the child is stopped.
+func StartServer(name string, cmd *exec.Cmd) (string, error) {
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", err
+	}
+	if cmd.Stderr == nil {
+		cmd.Stderr = os.Stderr
+	}
+	if err := cmd.Start(); err != nil {
+		return "", err
+	}
+	addr, err := ReadAddr(name, out)
+	if err != nil {
+		Stop(cmd)
+		return "", err
+	}
+	return addr, nil
+}
+
 // Warden is a warden binary with a data directory of its own and, once
 // Start is called, a warden serve process on Addr.
 type Warden struct {
@@ -140,6 +167,8 @@ type Warden struct {
 	// the data directory, the address and the extra settings.
 	Env   []string
 	serve *exec.Cmd
+	// log is the file StartLog opened, closed by Stop.
+	log *os.File
 }
 
 // NewWarden prepares bin to run on dataDir (SQLite, the generated
@@ -216,6 +245,39 @@ func (w *Warden) Start(log io.Writer) error {
 	return WaitReady(w.Base()+"/readyz", 30*time.Second)
 }
 
+// StartLog is Start with the log written to a file created (or
+// truncated) at path; Stop closes it.
+func (w *Warden) StartLog(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w.log = f
+	return w.Start(f)
+}
+
+// Login logs in once by username, as a client does, and returns the
+// access token; anything but a 200 with a token is an error.
+func (w *Warden) Login(username, password string) (string, error) {
+	body, err := json.Marshal(map[string]string{"username": username, "password": password})
+	if err != nil {
+		return "", err
+	}
+	resp, err := Client.Post(w.Base()+"/api/auth/login", "application/json", bytes.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Access string `json:"access"`
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(raw, &out) != nil || out.Access == "" {
+		return "", fmt.Errorf("login as %s: %d %s", username, resp.StatusCode, raw)
+	}
+	return out.Access, nil
+}
+
 // PID is the serving process's id (0 before Start).
 func (w *Warden) PID() int {
 	if w.serve == nil || w.serve.Process == nil {
@@ -224,11 +286,18 @@ func (w *Warden) PID() int {
 	return w.serve.Process.Pid
 }
 
-// Stop ends warden serve.
-func (w *Warden) Stop() { Stop(w.serve) }
+// Stop ends warden serve, and closes the log file of StartLog; Start may
+// be called again afterwards.
+func (w *Warden) Stop() {
+	Stop(w.serve)
+	if w.log != nil {
+		_ = w.log.Close()
+		w.log = nil
+	}
+}
 
 // The bare server is a child process of a benchmark program: the program
-// runs itself again with bareBodyEnv set, and calls ServeBareFromEnv first
+// runs itself again with bareBodyEnv set, and calls ServeBareIfChild first
 // thing in main (and in TestMain, so that a test binary can play the
 // child too). Environment variables rather than flags, so that the
 // program's own flags stay its own.
@@ -269,26 +338,27 @@ func StartBare(dir, name string, b Bare) (*exec.Cmd, string, error) {
 		}
 		cmd.Env = append(cmd.Env, bareHeaderEnv+"="+hf)
 	}
-	out, err := cmd.StdoutPipe()
+	addr, err := StartServer(name, cmd)
 	if err != nil {
-		return nil, "", err
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return nil, "", err
-	}
-	addr, err := ReadAddr(name, out)
-	if err != nil {
-		Stop(cmd)
 		return nil, "", err
 	}
 	return cmd, addr, nil
 }
 
-// ServeBareFromEnv serves as the bare server when this process was
+// ServeBareIfChild serves as the bare server when this process was
+// started by StartBare, and exits 1 when serving ends (an error, printed
+// after prog's name); otherwise it returns at once.
+func ServeBareIfChild(prog string) {
+	if served, err := serveBareFromEnv(); served {
+		fmt.Fprintln(os.Stderr, prog+": bare:", err)
+		os.Exit(1)
+	}
+}
+
+// serveBareFromEnv serves as the bare server when this process was
 // started by StartBare: served is false otherwise. It prints its address
 // and serves until killed.
-func ServeBareFromEnv() (served bool, err error) {
+func serveBareFromEnv() (served bool, err error) {
 	file := os.Getenv(bareBodyEnv)
 	if file == "" {
 		return false, nil
