@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/wardenhq/warden/bench/internal/benchproc"
 	"github.com/wardenhq/warden/internal/benchfixture"
 )
 
@@ -162,6 +163,22 @@ func BenchmarkPipeline(b *testing.B) {
 func BenchmarkBareHandler(b *testing.B) {
 	f := newFixture(b, benchfixture.Options{})
 	runServe(b, benchfixture.Handler(), newRequest(b, f, true), false)
+}
+
+// BenchmarkBareWithHeaders measures a bare handler that sends the body and
+// every header the pipeline's answer carried (values shared between
+// answers, as bench/compare's bare+headers server does): the in-process
+// counterpart of that comparison.
+func BenchmarkBareWithHeaders(b *testing.B) {
+	f := newFixture(b, benchfixture.Options{})
+	r := newRequest(b, f, true)
+	w := &discardWriter{}
+	w.reset()
+	f.Router.ServeHTTP(w, r)
+	h := w.header.Clone()
+	h.Del("Content-Type")
+	h.Del("Content-Length")
+	runServe(b, benchproc.Bare{Body: []byte(benchfixture.ResponseBody), Header: h}.Handler(), r, true)
 }
 
 // BenchmarkPipelineWithout drops one stage at a time, serially, so that the

@@ -380,16 +380,16 @@ func serveBareFromEnv() (served bool, err error) {
 	if err != nil {
 		return true, err
 	}
-	srv := &http.Server{Handler: b.handler()}
+	srv := &http.Server{Handler: b.Handler()}
 	secure.ApplyServerLimits(srv)
 	fmt.Println(ln.Addr().String())
 	return true, srv.Serve(ln)
 }
 
-// handler answers b as the server would: JSON with a charset and a
+// Handler answers b as the server would: JSON with a charset and a
 // Content-Length, and b.Header's fields stored as they are (values are
 // shared between responses and never modified, as secure.Headers does).
-func (b Bare) handler() http.Handler {
+func (b Bare) Handler() http.Handler {
 	length := []string{strconv.Itoa(len(b.Body))}
 	contentType := []string{"application/json; charset=utf-8"}
 	keys := make([]string, 0, len(b.Header))

@@ -36,7 +36,7 @@ func TestMedian(t *testing.T) {
 // must stay intact).
 func TestBareAnswersBodyAndHeaders(t *testing.T) {
 	b := Bare{Body: []byte(`{"ok":true}` + "\n"), Header: http.Header{"X-Frame-Options": {"DENY"}, "Vary": {"Origin"}}}
-	srv := httptest.NewServer(b.handler())
+	srv := httptest.NewServer(b.Handler())
 	defer srv.Close()
 	for range 2 {
 		resp, err := http.Get(srv.URL)
