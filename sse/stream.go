@@ -28,10 +28,14 @@ type Stream struct {
 	cancel  context.CancelCauseFunc
 	timeout time.Duration
 	user    string
-	hbDone  chan struct{} // closed when the heartbeat goroutine has returned; nil before it starts
 
 	mu  sync.Mutex // serialises writes: events and heartbeats never interleave
 	err error      // sticky: once set, nothing more is written
+	// heartbeat is the timer of the next comment on a silent stream (nil
+	// before it starts); heartbeatStopped, set by end, keeps a timer that
+	// fires afterwards from writing.
+	heartbeat        *time.Timer
+	heartbeatStopped bool
 	// writeFailed tells a failed write from other ends: net/http cancels
 	// the request's context on a write error too, so the cause alone
 	// would say "client disconnected".
@@ -153,35 +157,32 @@ func closedError(cause error) error {
 }
 
 // startHeartbeat writes a comment whenever the stream has been silent for
-// interval, until the stream's context ends or a write fails.
+// interval, until the stream ends or a write fails. It is a timer rather
+// than a goroutine, so that an idle stream holds no stack of its own
+// between beats (ten thousand open streams are ten thousand stacks less).
 func (st *Stream) startHeartbeat(interval time.Duration) {
-	st.hbDone = make(chan struct{})
-	go func() {
-		defer close(st.hbDone)
-		t := time.NewTimer(interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-st.ctx.Done():
-				return
-			case <-t.C:
-			}
-			st.mu.Lock()
-			// Events count as signs of life: only a silent stream gets a
-			// heartbeat, and never more than interval after the last write.
-			wait := interval - time.Since(st.last)
-			var err error
-			if wait <= 0 {
-				err = st.writeLocked(heartbeatFrame)
-				wait = interval
-			}
-			st.mu.Unlock()
-			if err != nil {
-				return
-			}
-			t.Reset(wait)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.heartbeat = time.AfterFunc(interval, func() { st.beat(interval) })
+}
+
+// beat runs when the heartbeat timer fires: events count as signs of
+// life, so only a silent stream gets a comment, never more than interval
+// after the last write; then it sets the timer for the next one.
+func (st *Stream) beat(interval time.Duration) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.heartbeatStopped {
+		return
+	}
+	wait := interval - time.Since(st.last)
+	if wait <= 0 {
+		if st.writeLocked(heartbeatFrame) != nil {
+			return // the stream is over: no more beats
 		}
-	}()
+		wait = interval
+	}
+	st.heartbeat.Reset(wait)
 }
 
 // endReason names why the stream is ending, for the log; called before
@@ -209,10 +210,13 @@ func (st *Stream) endReason(returned bool) string {
 // progress, after which nothing touches the ResponseWriter again.
 func (st *Stream) end() {
 	st.cancel(ErrClosed)
-	if st.hbDone != nil {
-		<-st.hbDone
-	}
+	// A beat in progress holds the lock, so once end has it no heartbeat
+	// is writing, and a timer firing later finds heartbeatStopped.
 	st.mu.Lock()
+	st.heartbeatStopped = true
+	if st.heartbeat != nil {
+		st.heartbeat.Stop()
+	}
 	if st.err == nil {
 		st.err = ErrClosed
 	}
