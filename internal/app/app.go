@@ -238,6 +238,9 @@ func (a *App) openDatabase(ctx context.Context) error {
 	if a.db, err = store.Open(ctx, dbURL); err != nil {
 		return err
 	}
+	if a.cfg.DBMaxConns > 0 {
+		a.db.SetPoolSize(a.cfg.DBMaxConns)
+	}
 	return Migrate(ctx, a.db)
 }
 

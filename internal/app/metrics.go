@@ -36,12 +36,21 @@ type metricsState struct {
 }
 
 // openMetrics builds the series when WARDEN_METRICS_ADDR is set, with the
-// gauges of what New itself owns: the password hasher's queue.
+// gauges of what New itself owns: the database pool and the password
+// hasher's queue.
 func (a *App) openMetrics() {
 	if a.cfg.MetricsAddr == "" {
 		return
 	}
 	a.metrics.series = metrics.New(a.logger)
+	db := a.db
+	a.RegisterGauge("warden_db_connections_max", "The database connections this process may open (WARDEN_DB_MAX_CONNS).",
+		func() float64 { return float64(db.Stats().MaxOpenConnections) })
+	a.RegisterGauge("warden_db_connections_in_use", "Database connections serving a request now.",
+		func() float64 { return float64(db.Stats().InUse) })
+	a.metrics.series.CounterFunc("warden_db_connection_waits_total",
+		"Requests that waited for a free database connection.",
+		func() float64 { return float64(db.Stats().WaitCount) })
 	if h := a.cfg.Hasher; h != nil {
 		a.RegisterGauge("warden_password_hash_waiting",
 			"Password hashes and verifications waiting for room in the hashing memory budget.",

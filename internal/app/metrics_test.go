@@ -126,6 +126,9 @@ func TestMetricsOnTheirOwnListener(t *testing.T) {
 		`warden_websockets_max 10000`,
 		`warden_sse_streams_open 0`,
 		`warden_sse_streams_max 1000`,
+		`warden_db_connections_max (8|9|1[0-6])`, // SQLite: 2 per CPU, 8 to 16
+		`warden_db_connections_in_use [0-9]+`,
+		`warden_db_connection_waits_total [0-9]+`,
 		`go_goroutines [0-9]+`,
 	)
 	for _, leak := range []string{"wp-login", "secret-in-the-query", "forged", revoked.Raw} {
@@ -222,4 +225,11 @@ func TestMetricsListenFailureIsAStartupError(t *testing.T) {
 		conn.Close()
 		t.Fatal("the API listener still accepts connections")
 	}
+}
+
+// TestDatabasePoolSize: WARDEN_DB_MAX_CONNS replaces the pool's own size,
+// as the pool's gauge shows.
+func TestDatabasePoolSize(t *testing.T) {
+	_, a := start(t, map[string]string{"WARDEN_METRICS_ADDR": "127.0.0.1:0", "WARDEN_DB_MAX_CONNS": "3"})
+	scrapeUntil(t, "http://"+metricsAddr(t, a)+"/metrics", `warden_db_connections_max 3`)
 }

@@ -48,7 +48,10 @@ type Config struct {
 	MetricsAddr string
 	DataDir     string
 	DatabaseURL string
-	RedisURL    string
+	// DBMaxConns is the database connection pool's size; 0 leaves it to
+	// store.PoolSize.
+	DBMaxConns int
+	RedisURL   string
 	// RedisPrefix starts every key Warden writes to Redis, so that several
 	// deployments can share one server.
 	RedisPrefix string

@@ -40,6 +40,12 @@ func TestDefaultsNeedNoSetup(t *testing.T) {
 	if c.PublicURL != "http://127.0.0.1:8080" {
 		t.Fatalf("public url %q", c.PublicURL)
 	}
+	if c.DBMaxConns != 0 {
+		t.Fatalf("DBMaxConns %d: unset must leave the pool to the store", c.DBMaxConns)
+	}
+	if c, err := config.Load(nil, env(map[string]string{"WARDEN_DB_MAX_CONNS": " 24 "})); err != nil || c.DBMaxConns != 24 {
+		t.Fatalf("WARDEN_DB_MAX_CONNS=24: %d, %v", c.DBMaxConns, err)
+	}
 }
 
 func TestRefusesInsecureConfiguration(t *testing.T) {
@@ -74,6 +80,9 @@ func TestRefusesInsecureConfiguration(t *testing.T) {
 		{"HS512 with a short secret", map[string]string{"WARDEN_JWT_ALGORITHM": "HS512", "WARDEN_SECRET_KEY": "short-secret"}, "HS512 needs at least 64"},
 		{"trusted proxies covering IPv4", map[string]string{"WARDEN_TRUSTED_PROXIES": "0.0.0.0/1, 128.0.0.0/1"}, "WARDEN_TRUSTED_PROXIES: trusted proxy list"},
 		{"trusted proxies covering IPv6", map[string]string{"WARDEN_TRUSTED_PROXIES": "::/1,8000::/1"}, "trusts every address"},
+		{"no database connections", map[string]string{"WARDEN_DB_MAX_CONNS": "0"}, "WARDEN_DB_MAX_CONNS \"0\" must be a whole number from 1 to 1000"},
+		{"too many database connections", map[string]string{"WARDEN_DB_MAX_CONNS": "5000"}, "from 1 to 1000"},
+		{"database connections not a number", map[string]string{"WARDEN_DB_MAX_CONNS": "lots"}, "WARDEN_DB_MAX_CONNS"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -190,6 +190,16 @@ var table = []setting{
 		about: "SQLite in the data dir",
 		doc:   "`sqlite:///abs/path.db`, `mysql://user:pass@host:3306/db`, `postgres://user:pass@host:5432/db`",
 		parse: serviceURL(func(c *Config, s string) { c.DatabaseURL = s })},
+	{name: "WARDEN_DB_MAX_CONNS",
+		about: "SQLite: 2 per CPU, 8 to 16; MySQL, PostgreSQL: 16",
+		doc:   "database connections per process, all kept open between requests; requests beyond them wait. With several instances on one MySQL or PostgreSQL server, keep instances × this under the server's connection limit",
+		parse: func(c *Config, v value) error {
+			if strings.TrimSpace(v.raw) == "" {
+				c.DBMaxConns = 0 // the store's own size for its dialect
+				return nil
+			}
+			return intIn(1, 1000, func(c *Config, n int) { c.DBMaxConns = n })(c, v)
+		}},
 	{name: "WARDEN_REDIS_URL", flag: "redis-url",
 		about: "none (memory)",
 		doc:   "shared state for several instances (see docs/deploy.md)",

@@ -16,7 +16,8 @@
 // 0700 directory when it creates that too) and refuses one that the group
 // or others may read or write. The connection pool is bounded and kept
 // warm: PoolSize connections, open and idle alike (SQLite: two per CPU,
-// 8 to 16; MySQL and PostgreSQL: 16, each retired after 4 minutes);
+// 8 to 16; MySQL and PostgreSQL: 16, each retired after 4 minutes;
+// SetPoolSize replaces the size, for WARDEN_DB_MAX_CONNS);
 // requests beyond it wait for a connection, within their context, rather
 // than open more.
 package store
@@ -152,13 +153,21 @@ func PoolSize(dialect string, procs int) int {
 // while asking the pool for another (a transaction's statements run on
 // the transaction), which a bounded pool would otherwise deadlock on.
 func (db *DB) configurePool(procs int) {
-	n := PoolSize(db.Dialect, procs)
-	db.SetMaxOpenConns(n)
-	db.SetMaxIdleConns(n)
+	db.SetPoolSize(PoolSize(db.Dialect, procs))
 	db.SetConnMaxIdleTime(connMaxIdle)
 	if db.Dialect != SQLite {
 		db.SetConnMaxLifetime(serverConnLifetime)
 	}
+}
+
+// SetPoolSize replaces PoolSize's bound with n connections (at least 1),
+// every one kept idle between requests as configurePool does: for an
+// operator who shares a database server between instances
+// (WARDEN_DB_MAX_CONNS).
+func (db *DB) SetPoolSize(n int) {
+	n = max(n, 1)
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
 }
 
 func connect(rawURL string) (*DB, error) {

@@ -263,53 +263,65 @@ func TestPoolSize(t *testing.T) {
 // opened, the others wait for one, and every connection opened is kept
 // for the next request rather than closed for want of an idle slot (what
 // made a busy server open and close connections all the time).
+// It runs at the dialect's own size and at one set with SetPoolSize
+// (WARDEN_DB_MAX_CONNS).
 func TestPoolIsBoundedAndKeepsItsConnections(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, e storetest.Engine) {
-		db := open(t, e)
-		n := store.PoolSize(db.Dialect, runtime.GOMAXPROCS(0))
-		if got := db.Stats().MaxOpenConnections; got != n {
-			t.Fatalf("MaxOpenConnections %d, want %d", got, n)
-		}
-		release := make(chan struct{})
-		errs := make(chan error, 3*n)
-		var wg sync.WaitGroup
-		for range 3 * n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				conn, err := db.Conn(ctx)
-				if err != nil {
-					errs <- err
-					return
-				}
-				defer conn.Close()
-				var one int
-				if err := conn.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
-					errs <- err
-					return
-				}
-				<-release
-			}()
-		}
-		err := redistest.Eventually(10*time.Second, func() error {
-			if s := db.Stats(); s.InUse != n || s.WaitCount == 0 {
-				return fmt.Errorf("%d in use, %d waits; want %d in use and waiters", s.InUse, s.WaitCount, n)
-			}
-			return nil
-		})
-		close(release)
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			t.Error(err)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := db.Stats()
-		if s.OpenConnections != n || s.Idle != n || s.MaxIdleClosed != 0 {
-			t.Fatalf("after the burst: %d open, %d idle, %d closed for want of an idle slot; want %d, %d, 0",
-				s.OpenConnections, s.Idle, s.MaxIdleClosed, n, n)
+		for _, size := range []int{0, 3} {
+			t.Run(fmt.Sprintf("size %d", size), func(t *testing.T) { testPoolBound(t, e, size) })
 		}
 	})
+}
+
+func testPoolBound(t *testing.T, e storetest.Engine, size int) {
+	db := open(t, e)
+	n := store.PoolSize(db.Dialect, runtime.GOMAXPROCS(0))
+	if size > 0 {
+		db.SetPoolSize(size)
+		n = size
+	}
+	if got := db.Stats().MaxOpenConnections; got != n {
+		t.Fatalf("MaxOpenConnections %d, want %d", got, n)
+	}
+	release := make(chan struct{})
+	errs := make(chan error, 3*n)
+	var wg sync.WaitGroup
+	for range 3 * n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			conn, err := db.Conn(ctx)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer conn.Close()
+			var one int
+			if err := conn.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
+				errs <- err
+				return
+			}
+			<-release
+		}()
+	}
+	err := redistest.Eventually(10*time.Second, func() error {
+		if s := db.Stats(); s.InUse != n || s.WaitCount == 0 {
+			return fmt.Errorf("%d in use, %d waits; want %d in use and waiters", s.InUse, s.WaitCount, n)
+		}
+		return nil
+	})
+	close(release)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := db.Stats()
+	if s.OpenConnections != n || s.Idle != n || s.MaxIdleClosed != 0 {
+		t.Fatalf("after the burst: %d open, %d idle, %d closed for want of an idle slot; want %d, %d, 0",
+			s.OpenConnections, s.Idle, s.MaxIdleClosed, n, n)
+	}
 }
