@@ -12,6 +12,18 @@ import (
 	"github.com/wardenhq/warden/ws"
 )
 
+// hubBusBuffer is the event bus subscription's buffer, in messages. One
+// subscription carries every event of this instance (all rooms, all
+// users) to the hub, and when it falls this far behind the bus ends it:
+// every listener then misses what is published until the hub has
+// resubscribed, without being told. fanout.DefaultBuffer (128) was
+// overrun under bench/realtime's saturating load (2.5 s of a stalled hub
+// at 50 messages a second), losing whole messages; 1024 is 20 s of that
+// traffic. A message for a room of 1,000 members names its 1,000 user keys
+// (about 45 KB with the text), so a full buffer holds about 50 MB, and
+// only while the hub is stalled.
+const hubBusBuffer = 1024
+
 // openBookclub builds the book club with its realtime parts: tickets and
 // events shared through Redis when it is configured (a ticket issued by one
 // instance opens a socket on another; a message sent through one reaches
@@ -22,10 +34,12 @@ import (
 func (a *App) openBookclub(ctx context.Context) error {
 	cfg := a.cfg
 	var tickets ticket.Store = ticket.NewMemory()
-	var bus fanout.Bus = fanout.NewMemory()
+	var bus fanout.Bus = &fanout.Memory{Buffer: hubBusBuffer}
 	if a.redis != nil {
 		tickets = redisticket.New(a.redis, cfg.RedisPrefix)
-		bus = redisfanout.New(a.redis, cfg.RedisPrefix)
+		shared := redisfanout.New(a.redis, cfg.RedisPrefix)
+		shared.Buffer = hubBusBuffer
+		bus = shared
 	}
 	sockets, err := ws.New(ws.Config{
 		AllowOrigin: cfg.CORS.AllowsOrigin,
