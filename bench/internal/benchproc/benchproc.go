@@ -72,14 +72,20 @@ func Stop(cmd *exec.Cmd) {
 	if cmd == nil || cmd.Process == nil {
 		return
 	}
-	_ = cmd.Process.Signal(os.Interrupt)
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
+	interrupt(cmd.Process, done)
+}
+
+// interrupt asks p to shut down gracefully and kills it if it has not
+// exited (exited closed) within 10 s.
+func interrupt(p *os.Process, exited <-chan struct{}) {
+	_ = p.Signal(os.Interrupt)
 	select {
-	case <-done:
+	case <-exited:
 	case <-time.After(10 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
+		_ = p.Kill()
+		<-exited
 	}
 }
 
@@ -112,7 +118,15 @@ func Get(u string, header http.Header) (*http.Response, []byte, error) {
 }
 
 // WaitReady polls u until it answers 200, for at most d.
-func WaitReady(u string, d time.Duration) error {
+func WaitReady(u string, d time.Duration) error { return waitReady(u, d, nil) }
+
+// errExited is waitReady's answer when the server exited first.
+var errExited = errors.New("exited before it was ready")
+
+// waitReady is WaitReady that gives up at once when exited is closed: a
+// server that could not start (its port taken meanwhile, say) is
+// reported as such, not after the whole wait.
+func waitReady(u string, d time.Duration, exited <-chan struct{}) error {
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
 		if resp, err := Client.Get(u); err == nil {
@@ -121,7 +135,11 @@ func WaitReady(u string, d time.Duration) error {
 				return nil
 			}
 		}
-		time.Sleep(100 * time.Millisecond)
+		select {
+		case <-exited:
+			return errExited
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 	return fmt.Errorf("%s did not answer 200 within %v", u, d)
 }
@@ -167,6 +185,9 @@ type Warden struct {
 	// the data directory, the address and the extra settings.
 	Env   []string
 	serve *exec.Cmd
+	// exited is closed once serve has exited, and exitErr then says how.
+	exited  chan struct{}
+	exitErr error
 	// log is the file StartLog opened, closed by Stop.
 	log *os.File
 }
@@ -242,7 +263,16 @@ func (w *Warden) Start(log io.Writer) error {
 	if err := w.serve.Start(); err != nil {
 		return err
 	}
-	return WaitReady(w.Base()+"/readyz", 30*time.Second)
+	cmd, exited := w.serve, make(chan struct{})
+	w.exited = exited
+	go func() { w.exitErr = cmd.Wait(); close(exited) }()
+	err := waitReady(w.Base()+"/readyz", 30*time.Second, exited)
+	if errors.Is(err, errExited) {
+		// The port NewWarden found free may have been taken meanwhile by
+		// another process's connections; the log says.
+		return fmt.Errorf("warden serve on %s %w (%v); see its log", w.Addr, err, w.exitErr)
+	}
+	return err
 }
 
 // StartLog is Start with the log written to a file created (or
@@ -289,7 +319,9 @@ func (w *Warden) PID() int {
 // Stop ends warden serve, and closes the log file of StartLog; Start may
 // be called again afterwards.
 func (w *Warden) Stop() {
-	Stop(w.serve)
+	if w.serve != nil && w.serve.Process != nil {
+		interrupt(w.serve.Process, w.exited)
+	}
 	if w.log != nil {
 		_ = w.log.Close()
 		w.log = nil

@@ -2,6 +2,7 @@ package benchproc
 
 import (
 	"bytes"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -95,4 +96,27 @@ func TestWardenLogin(t *testing.T) {
 	if tok, err := w.Login("u", "wrong"); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Errorf("a refused login gave %q, %v", tok, err)
 	}
+}
+
+// TestWardenStartReportsAnEarlyExit: a server that exits before it is
+// ready (here a binary that fails at once, as warden serve does when its
+// port was taken meanwhile) is reported as such, not as a timeout after
+// the whole 30-second wait, and Stop afterwards returns.
+func TestWardenStartReportsAnEarlyExit(t *testing.T) {
+	bin, err := exec.LookPath("false")
+	if err != nil {
+		t.Skip("no false(1) on PATH")
+	}
+	w, err := NewWarden(bin, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Without the early report the error would be the 30-second
+	// timeout's "did not answer 200".
+	err = w.Start(io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "exited before it was ready") {
+		t.Fatalf("Start = %v", err)
+	}
+	w.Stop()
+	w.Stop()
 }
