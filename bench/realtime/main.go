@@ -172,7 +172,7 @@ func main() {
 	flag.BoolVar(&o.asJSON, "json", false, "print every run's report as JSON on stdout before the table")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (database, binary, server logs)")
 	flag.Var(&o.wardenEnv, "warden-env", "add `KEY=VALUE` to warden serve's environment (repeatable), such as GOMEMLIMIT=1GiB")
-	flag.StringVar(&o.wardenBin, "warden-bin", "", "run this warden `binary` instead of building ./cmd/warden (such as bench/realtime/pprofserve)")
+	flag.StringVar(&o.wardenBin, "warden-bin", "", "run this warden `binary` instead of building ./cmd/warden (such as one built with -tags wardenpprof)")
 	flag.IntVar(&o.nice, "nice", 0, "give the servers and the generator the scheduling priority `N` (-20..19; their sessions' autogroup nice on Linux, else nice(1)); negative puts them before other jobs on a shared machine and needs the privilege; the same for both sides")
 	flag.BoolVar(&o.perf, "perf", false, "record each server with perf during its main measured window (implies -keep)")
 	flag.Parse()

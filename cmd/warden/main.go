@@ -128,10 +128,19 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// beforeServe, when set (only by pprof.go, built with -tags wardenpprof),
+// runs once the settings are loaded, before the server starts.
+var beforeServe func() error
+
 func serve(args []string, logger *slog.Logger) error {
 	cfg, err := config.Load(args, os.LookupEnv)
 	if err != nil {
 		return err
+	}
+	if beforeServe != nil {
+		if err := beforeServe(); err != nil {
+			return err
+		}
 	}
 	limit, limited := limitMemory(cfg.Hasher.MemoryBudget(), os.LookupEnv, logger)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
