@@ -28,7 +28,7 @@ type ContentType struct{ value []string }
 
 // NewContentType returns the header value for mediaType.
 func NewContentType(mediaType string) ContentType {
-	return ContentType{value: []string{mediaType}[:1:1]} // cap 1: Add copies
+	return ContentType{value: []string{mediaType}} // cap 1: a handler's Add copies
 }
 
 // maxPooledBuffer is the largest encoding buffer kept for reuse: one large
